@@ -1,0 +1,3 @@
+"""PePR Desktop: choose, train and compare models under a compute budget."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,66 @@
+"""The `pepr` command line: one module per group of commands, all over the same core as the GUI.
+
+Each command module exposes `register(subparsers)`, which adds its sub-commands and sets
+`func(args) -> int` on each. Heavy imports (torch, timm) stay inside the command functions, so
+`pepr --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from pepr_desktop import __version__
+from pepr_desktop.core.errors import UserError
+
+# Command modules, in the order their commands appear in `pepr --help`.
+COMMAND_MODULES = (
+    "pepr_desktop.cli.data_cmds",
+    "pepr_desktop.cli.train_cmds",
+)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pepr",
+        description="PePR Desktop: choose, train and compare models under a compute budget.",
+    )
+    parser.add_argument("--version", action="version", version=f"pepr-desktop {__version__}")
+    parser.add_argument(
+        "--db", metavar="PATH", help="database file (default: $PEPR_DB or the user data dir)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # argparse itself exits 2 with a usage line on bad syntax
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"pepr {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # `pepr runs | head`
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

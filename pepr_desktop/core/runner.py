@@ -1,0 +1,246 @@
+"""One training run end to end: validate, load data, record in the store, train, close the run.
+
+`execute` is what the CLI, the GUI worker and sweeps all call. It yields the trainer's events after
+persisting them, so whatever consumes the stream sees only what is already safe on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from pepr_desktop.core import datasets
+from pepr_desktop.core.errors import UserError
+from pepr_desktop.core.events import EpochEnded, Event, MeterSample, RunFinished, RunStarted
+from pepr_desktop.core.metering.session import MeterSession
+from pepr_desktop.core.store import Store
+from pepr_desktop.core.train import (
+    Control,
+    StopRun,
+    TrainConfig,
+    device_name,
+    load_checkpoint,
+    prepare,
+    train,
+)
+
+log = logging.getLogger(__name__)
+
+RESUMABLE = ("interrupted", "stopped")
+SAMPLE_FLUSH_S = 2.0
+
+MeterFactory = Callable[[str], MeterSession]
+
+
+def _oom_message(exc: BaseException) -> str:
+    return (
+        f"out of memory ({type(exc).__name__}); try a smaller --batch-size or --image-size, or a "
+        "smaller model."
+    )
+
+
+def _is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError):
+        return True
+    try:
+        import torch
+
+        return isinstance(exc, torch.OutOfMemoryError)
+    except AttributeError:  # older torch
+        return "out of memory" in str(exc).lower()
+
+
+class _RunRecorder:
+    """Turns events into store writes: one transaction per epoch, samples in small batches."""
+
+    def __init__(self, store: Store, run_id: int) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.pending: list[dict[str, Any]] = []
+        self.last_flush = time.monotonic()
+        self.epochs: list[EpochEnded] = [
+            _epoch_from_row(run_id, r) for r in store.epochs(run_id)
+        ]
+
+    def record(self, ev: Event) -> None:
+        if isinstance(ev, MeterSample):
+            self.pending.append(
+                {
+                    "run_id": ev.run_id,
+                    "t": ev.t,
+                    "power_w": sum(ev.power_w.values()) if ev.power_w else None,
+                    "components": ev.power_w,
+                    "energy_j": ev.energy_j,
+                    "method": ev.method,
+                }
+            )
+            if time.monotonic() - self.last_flush > SAMPLE_FLUSH_S:
+                self.flush()
+        elif isinstance(ev, RunStarted):
+            self.store.update_run(self.run_id, params=ev.params, device=ev.device)
+        elif isinstance(ev, EpochEnded):
+            self.flush()
+            self.epochs = [e for e in self.epochs if e.epoch < ev.epoch] + [ev]
+            row = {
+                "epoch": ev.epoch,
+                "train_loss": ev.train_loss,
+                **ev.metrics,
+                "seconds": ev.seconds,
+                "peak_mem_mb": ev.peak_mem_mb,
+                "energy_j": ev.energy_j,
+                "energy_net_j": ev.energy_net_j,
+                "energy_method": ev.energy_method,
+                "extra": ev.extra,
+            }
+            self.store.add_epoch(self.run_id, row, self.totals())
+
+    def totals(self) -> dict[str, Any]:
+        eps = self.epochs
+        last = eps[-1]
+        energies = [e.energy_j for e in eps]
+        nets = [e.energy_net_j for e in eps]
+        mems = [e.peak_mem_mb for e in eps if e.peak_mem_mb is not None]
+        best = max(eps, key=lambda e: (e.metrics.get("val_acc") or 0, -e.epoch))
+        note = last.energy_note
+        if any(v is None for v in energies) and not all(v is None for v in energies):
+            note = "energy unavailable for some epochs; total not computed"
+        return {
+            "epochs_done": len(eps),
+            **{k: last.metrics.get(k) for k in last.metrics},
+            "best_val_epoch": best.epoch,
+            "best_val_acc": best.metrics.get("val_acc"),
+            "train_time_s": sum(e.seconds for e in eps),
+            "peak_mem_mb": max(mems) if mems else None,
+            "mem_method": last.mem_method,
+            "energy_j": None if any(v is None for v in energies) else sum(energies),
+            "energy_net_j": None if any(v is None for v in nets) else sum(nets),
+            "energy_method": last.energy_method,
+            "energy_note": note,
+        }
+
+    def flush(self) -> None:
+        if self.pending:
+            self.store.add_samples(self.pending)
+            self.pending = []
+        self.last_flush = time.monotonic()
+
+
+def _epoch_from_row(run_id: int, r: dict[str, Any]) -> EpochEnded:
+    metrics = {k: r[k] for k in r if k.startswith(("val_", "test_"))}
+    return EpochEnded(
+        run_id=run_id,
+        epoch=r["epoch"],
+        train_loss=r["train_loss"],
+        metrics=metrics,
+        seconds=r["seconds"] or 0.0,
+        peak_mem_mb=r["peak_mem_mb"],
+        mem_method="",
+        energy_j=r["energy_j"],
+        energy_net_j=r["energy_net_j"],
+        energy_method=r["energy_method"] or "unavailable",
+    )
+
+
+def checkpoint_path(store: Store, run_id: int) -> Path:
+    return store.data_dir / "checkpoints" / f"run_{run_id}.pt"
+
+
+def execute(
+    cfg: TrainConfig,
+    store: Store,
+    *,
+    meter_factory: MeterFactory | None = None,
+    control: Control | None = None,
+    resume_run_id: int | None = None,
+    run_fields: dict[str, Any] | None = None,
+) -> Iterator[Event]:
+    """Run `cfg` (or resume a stored run), persisting every event before yielding it.
+
+    User mistakes found before training (bad numbers, unknown model or dataset) raise `UserError`
+    and create no run. Once the run exists, every ending is recorded: finished, stopped (user,
+    budget, interrupt) or failed (with the message); the last event is always `RunFinished`.
+    """
+    control = control or Control()
+    start_epoch, state = 0, {}
+    if resume_run_id is not None:
+        row = store.get_run(resume_run_id)
+        if row["status"] not in RESUMABLE:
+            raise UserError(
+                f"run {resume_run_id} is {row['status']}; only interrupted or stopped runs can be "
+                "resumed."
+            )
+        cfg = TrainConfig.from_dict(row["config"])
+    cfg.validate()
+    info = datasets.resolve(cfg.dataset, store)
+    from pepr_desktop.core.models import check_model_name
+
+    check_model_name(cfg.model)
+    arrays = datasets.load(info)
+    prepared = prepare(cfg, arrays)
+    if resume_run_id is not None:
+        run_id = resume_run_id
+        ck = checkpoint_path(store, run_id)
+        if ck.is_file():
+            start_epoch, state = load_checkpoint(ck, prepared)
+        store.update_run(run_id, status="running", reason="", message="")
+        import os
+
+        import psutil
+
+        store.update_run(run_id, pid=os.getpid(), pid_started=psutil.Process().create_time())
+    else:
+        run_id = store.create_run(
+            dataset=cfg.dataset,
+            dataset_hash=info.content_hash,
+            model=cfg.model,
+            pretrained=bool(cfg.pretrained or cfg.weights),
+            params=prepared.params,
+            device=prepared.device,
+            device_name=device_name(prepared.device),
+            config=cfg.to_dict(),
+            epochs_planned=cfg.epochs,
+            **(run_fields or {}),
+        )
+        store.update_run(run_id, checkpoint=str(checkpoint_path(store, run_id)))
+    recorder = _RunRecorder(store, run_id)
+    meter = meter_factory(prepared.device) if meter_factory else None
+    status, reason, message = "finished", "", ""
+    try:
+        for ev in train(
+            cfg,
+            prepared,
+            run_id=run_id,
+            meter=meter,
+            control=control,
+            checkpoint_path=checkpoint_path(store, run_id),
+            start_epoch=start_epoch,
+            state=state,
+        ):
+            recorder.record(ev)
+            yield ev
+    except StopRun as stop:
+        status, reason, message = "stopped", stop.reason, stop.message
+    except KeyboardInterrupt:
+        status, reason, message = "stopped", "interrupt", "stopped by Ctrl-C"
+    except GeneratorExit:
+        status, reason, message = "stopped", "closed", "the consumer closed the run"
+        _close(store, recorder, run_id, status, reason, message)
+        raise
+    except UserError as exc:
+        status, reason, message = "failed", "error", str(exc)
+    except Exception as exc:
+        log.exception("run %s failed", run_id)
+        status, reason = "failed", "error"
+        message = _oom_message(exc) if _is_oom(exc) else f"{type(exc).__name__}: {exc}"
+    _close(store, recorder, run_id, status, reason, message)
+    yield RunFinished(run_id, status, reason, message)
+
+
+def _close(
+    store: Store, recorder: _RunRecorder, run_id: int, status: str, reason: str, message: str
+) -> None:
+    recorder.flush()
+    store.update_run(run_id, status=status, reason=reason, message=message)

@@ -1,0 +1,411 @@
+"""The SQLite store: runs, epochs, meter samples, imported datasets, schema version.
+
+One file, WAL mode, a busy timeout and short transactions so the GUI and a CLI can write at once.
+A run is inserted as `running` with its process id; when the store is next opened, a `running` run
+whose process is gone is marked `interrupted` (detected by liveness, not guessed). PePR scores are
+never stored: they depend on the comparison set and are computed at query time (core/pepr.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psutil
+import sqlite_utils
+
+from pepr_desktop.core.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 15_000
+ACTIVE = ("running",)
+FINAL_STATUSES = ("finished", "stopped", "failed", "interrupted")
+
+RUN_COLUMNS: dict[str, type] = {
+    "id": int,
+    "name": str,
+    "tags": str,
+    "created_at": float,
+    "updated_at": float,
+    "status": str,
+    "reason": str,
+    "message": str,
+    "dataset": str,
+    "dataset_hash": str,
+    "model": str,
+    "pretrained": int,
+    "params": int,
+    "device": str,
+    "device_name": str,
+    "host": str,
+    "pid": int,
+    "pid_started": float,
+    "config": str,  # JSON of TrainConfig
+    "epochs_planned": int,
+    "epochs_done": int,
+    "best_val_epoch": int,
+    "best_val_acc": float,
+    "val_acc": float,
+    "val_auc": float,
+    "val_bacc": float,
+    "test_acc": float,
+    "test_auc": float,
+    "test_bacc": float,
+    "train_time_s": float,
+    "peak_mem_mb": float,
+    "mem_method": str,
+    "energy_j": float,
+    "energy_net_j": float,
+    "energy_method": str,
+    "energy_note": str,
+    "co2_g": float,
+    "carbon_intensity": float,
+    "pue": float,
+    "checkpoint": str,
+    "extra": str,  # JSON for figures later issues add
+}
+
+EPOCH_COLUMNS: dict[str, type] = {
+    "run_id": int,
+    "epoch": int,
+    "train_loss": float,
+    "val_acc": float,
+    "val_auc": float,
+    "val_bacc": float,
+    "test_acc": float,
+    "test_auc": float,
+    "test_bacc": float,
+    "seconds": float,
+    "peak_mem_mb": float,
+    "energy_j": float,
+    "energy_net_j": float,
+    "energy_method": str,
+    "extra": str,
+}
+
+SAMPLE_COLUMNS: dict[str, type] = {
+    "run_id": int,
+    "t": float,
+    "power_w": float,  # total
+    "components": str,  # JSON {component: watts}
+    "energy_j": float,
+    "method": str,
+}
+
+DATASET_COLUMNS: dict[str, type] = {
+    "name": str,
+    "source": str,
+    "path": str,
+    "n_classes": int,
+    "channels": int,
+    "image_size": int,
+    "task": str,
+    "class_names": str,
+    "split_sizes": str,
+    "content_hash": str,
+    "original": str,
+    "created_at": float,
+}
+
+
+def _process_start(pid: int) -> float | None:
+    try:
+        return psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+
+
+class Store:
+    """Access to one PePR database. Not shared between threads: open one per thread."""
+
+    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
+        self.path = Path(path).expanduser()
+        self.readonly = readonly
+        self._open()
+
+    # ----------------------------------------------------------------- opening and schema
+
+    def _open(self) -> None:
+        p = self.path
+        if p.is_dir():
+            raise StoreError(f"{p} is a folder; give a database file path (e.g. {p}/pepr.sqlite).")
+        if not p.exists():
+            if self.readonly:
+                raise StoreError(f"database {p} does not exist; run a training first or check --db.")
+            try:
+                p.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the folder for database {p} ({exc.strerror}); choose another "
+                    "path with --db."
+                ) from None
+        elif not os.access(p, os.R_OK):
+            raise StoreError(f"database {p} is not readable; check its permissions.")
+        try:
+            conn = sqlite3.connect(
+                str(p), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                check_same_thread=True,
+            )
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self.db = sqlite_utils.Database(conn)
+            self._check_sqlite()
+            if not self.readonly:
+                self._writable_check()
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self._migrate()
+                self.mark_stale_runs()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{p} cannot be used as a PePR database ({exc}); choose another file with --db."
+            ) from None
+
+    def _check_sqlite(self) -> None:
+        try:
+            self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError:
+            raise StoreError(
+                f"{self.path} is not a SQLite database; choose another file with --db."
+            ) from None
+
+    def _writable_check(self) -> None:
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            raise StoreError(
+                f"database {self.path} is read-only; make it writable or choose another with --db."
+            )
+
+    def schema_version(self) -> int:
+        if "meta" not in self.db.table_names():
+            return 0
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _migrate(self) -> None:
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer PePR Desktop (schema {version} > "
+                f"{SCHEMA_VERSION}); upgrade the app to open it. The file was not changed."
+            )
+        if version == SCHEMA_VERSION:
+            return
+        with self.transaction():
+            if version == 0:
+                self._create_v1()
+            self.db["meta"].upsert(
+                {"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key"
+            )
+
+    def _create_v1(self) -> None:
+        db = self.db
+        db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+        db["runs"].create(RUN_COLUMNS, pk="id", if_not_exists=True)
+        db["epochs"].create(
+            EPOCH_COLUMNS, pk=("run_id", "epoch"), foreign_keys=[("run_id", "runs", "id")],
+            if_not_exists=True,
+        )
+        db["samples"].create(
+            SAMPLE_COLUMNS, foreign_keys=[("run_id", "runs", "id")], if_not_exists=True
+        )
+        db["datasets"].create(DATASET_COLUMNS, pk="name", if_not_exists=True)
+        db["runs"].create_index(["dataset"], if_not_exists=True)
+        db["runs"].create_index(["status"], if_not_exists=True)
+        db["samples"].create_index(["run_id", "t"], if_not_exists=True)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT: takes the write lock up front so writers queue, not fail."""
+        conn = self.db.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(
+                f"database {self.path} is locked by another program ({exc}); close it or try again."
+            ) from None
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                conn.execute("ROLLBACK")
+                raise StoreError(f"could not write to {self.path} ({exc}).") from None
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- runs
+
+    def mark_stale_runs(self) -> int:
+        """Mark `running` runs of this host whose process is gone as `interrupted`."""
+        host = socket.gethostname()
+        stale = []
+        for row in self.db.query(
+            "SELECT id, pid, pid_started FROM runs WHERE status='running' AND host=?", [host]
+        ):
+            started = _process_start(row["pid"]) if row["pid"] else None
+            alive = started is not None and (
+                row["pid_started"] is None or abs(started - row["pid_started"]) < 1.0
+            )
+            if not alive:
+                stale.append(row["id"])
+        if stale:
+            with self.transaction():
+                for run_id in stale:
+                    self.db["runs"].update(
+                        run_id,
+                        {
+                            "status": "interrupted",
+                            "reason": "crash",
+                            "message": "the process running it ended without finishing",
+                            "updated_at": time.time(),
+                        },
+                    )
+            log.info("marked %d stale run(s) as interrupted", len(stale))
+        return len(stale)
+
+    def create_run(self, **fields: Any) -> int:
+        now = time.time()
+        pid = os.getpid()
+        row = {
+            "created_at": now,
+            "updated_at": now,
+            "status": "running",
+            "host": socket.gethostname(),
+            "pid": pid,
+            "pid_started": _process_start(pid),
+            "epochs_done": 0,
+            **{k: _encode(v) for k, v in fields.items()},
+        }
+        with self.transaction():
+            return int(self.db["runs"].insert(row).last_pk)
+
+    def update_run(self, run_id: int, **fields: Any) -> None:
+        fields = {k: _encode(v) for k, v in fields.items()}
+        fields["updated_at"] = time.time()
+        with self.transaction():
+            self.db["runs"].update(run_id, fields)
+
+    def add_epoch(self, run_id: int, row: dict[str, Any], run_fields: dict[str, Any]) -> None:
+        """One epoch and the run's running totals in one transaction: both land or neither."""
+        row = {k: _encode(v) for k, v in row.items()}
+        run_fields = {k: _encode(v) for k, v in run_fields.items()}
+        run_fields["updated_at"] = time.time()
+        with self.transaction():
+            self.db["epochs"].upsert({"run_id": run_id, **row}, pk=("run_id", "epoch"))
+            self.db["runs"].update(run_id, run_fields)
+
+    def add_samples(self, rows: Iterable[dict[str, Any]]) -> None:
+        rows = [{k: _encode(v) for k, v in r.items()} for r in rows]
+        if rows:
+            with self.transaction():
+                self.db["samples"].insert_all(rows)
+
+    def get_run(self, run_id: int) -> dict[str, Any]:
+        rows = list(self.db.query("SELECT * FROM runs WHERE id=?", [run_id]))
+        if not rows:
+            raise StoreError(f"no run with id {run_id}; `pepr runs` lists the stored runs.")
+        return _decode_run(rows[0])
+
+    def runs(
+        self, dataset: str | None = None, status: str | None = None, ids: Iterable[int] | None = None
+    ) -> list[dict[str, Any]]:
+        where, params = [], []
+        if dataset:
+            where.append("dataset = ?")
+            params.append(dataset)
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        if ids is not None:
+            ids = list(ids)
+            where.append(f"id IN ({','.join('?' * len(ids))})")
+            params.extend(ids)
+        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
+        return [_decode_run(r) for r in self.db.query(sql + " ORDER BY id", params)]
+
+    def epochs(self, run_id: int) -> list[dict[str, Any]]:
+        return [
+            _decode_json(r, ("extra",))
+            for r in self.db.query("SELECT * FROM epochs WHERE run_id=? ORDER BY epoch", [run_id])
+        ]
+
+    def samples(self, run_id: int) -> list[dict[str, Any]]:
+        return [
+            _decode_json(r, ("components",))
+            for r in self.db.query("SELECT * FROM samples WHERE run_id=? ORDER BY t", [run_id])
+        ]
+
+    def delete_run(self, run_id: int) -> None:
+        self.get_run(run_id)
+        with self.transaction():
+            self.db.execute("DELETE FROM samples WHERE run_id=?", [run_id])
+            self.db.execute("DELETE FROM epochs WHERE run_id=?", [run_id])
+            self.db.execute("DELETE FROM runs WHERE id=?", [run_id])
+
+    # ----------------------------------------------------------------- datasets
+
+    def add_dataset(self, row: dict[str, Any]) -> None:
+        row = {k: _encode(v) for k, v in row.items()}
+        row["created_at"] = time.time()
+        with self.transaction():
+            self.db["datasets"].upsert(row, pk="name")
+
+    def datasets(self) -> list[dict[str, Any]]:
+        return [
+            _decode_json(r, ("class_names", "split_sizes"))
+            for r in self.db.query("SELECT * FROM datasets ORDER BY name")
+        ]
+
+    def get_dataset(self, name: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM datasets WHERE name=?", [name]))
+        return _decode_json(rows[0], ("class_names", "split_sizes")) if rows else None
+
+    @property
+    def data_dir(self) -> Path:
+        """Files that belong to this database (imported datasets, checkpoints) live beside it."""
+        return self.path.parent / (self.path.stem + "_files")
+
+
+def _encode(v: Any) -> Any:
+    if isinstance(v, (dict, list, tuple)):
+        return json.dumps(v)
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, Path):
+        return str(v)
+    return v
+
+
+def _decode_json(row: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    row = dict(row)
+    for k in keys:
+        if isinstance(row.get(k), str):
+            try:
+                row[k] = json.loads(row[k])
+            except json.JSONDecodeError:
+                pass
+    return row
+
+
+def _decode_run(row: dict[str, Any]) -> dict[str, Any]:
+    return _decode_json(row, ("config", "extra"))

@@ -1,0 +1,527 @@
+"""TrainConfig and the training loop, as a generator of events.
+
+The loop follows the PePR paper's protocol by default (Adam, lr 5e-4, batch 32, 10 epochs,
+cross-entropy, final-epoch test accuracy as performance). Data are preloaded uint8 tensors on the
+device; each batch is gathered by index and normalised there, so there is no per-image Python work.
+The loop checks a `Control` between batches for pause and a cooperative stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pepr_desktop.core.errors import UserError
+from pepr_desktop.core.events import BatchEnded, EpochEnded, Event, MeterSample, RunStarted
+from pepr_desktop.core.metering.session import MeterSession, UnavailableMeter
+
+log = logging.getLogger(__name__)
+
+METRIC_NAMES = ("acc", "auc", "bacc")
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a run. Defaults are the paper's protocol."""
+
+    dataset: str
+    model: str
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 5e-4
+    seed: int = 0
+    device: str = "auto"
+    image_size: int | None = None  # None: the dataset's own size
+    data_fraction: float = 1.0
+    pretrained: bool = False
+    weights: str | None = None
+    class_weights: str = "none"  # "none" or "auto" (inverse class frequency)
+    eval_batch_size: int = 256
+    checkpoint: bool = True
+    budget_energy_wh: float | None = None
+    budget_time_min: float | None = None
+    budget_memory_mb: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> TrainConfig:
+        def positive_int(name: str, value: Any, upper: int) -> None:
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= upper:
+                raise UserError(f"{name} must be a whole number from 1 to {upper}, not {value!r}.")
+
+        positive_int("epochs", self.epochs, 10_000)
+        positive_int("batch size", self.batch_size, 65_536)
+        positive_int("evaluation batch size", self.eval_batch_size, 65_536)
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and 0 < self.lr < 10):
+            raise UserError(f"learning rate must be a number in (0, 10), not {self.lr!r}.")
+        if not (math.isfinite(self.data_fraction) and 0 < self.data_fraction <= 1):
+            raise UserError(
+                f"data fraction must be in (0, 1], not {self.data_fraction!r}; e.g. 0.1 for 10%."
+            )
+        if self.image_size is not None and not 8 <= self.image_size <= 1024:
+            raise UserError(f"image size must be 8-1024 px, not {self.image_size!r}.")
+        if self.class_weights not in ("none", "auto"):
+            raise UserError(f"class weights must be 'none' or 'auto', not {self.class_weights!r}.")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise UserError(f"seed must be a non-negative whole number, not {self.seed!r}.")
+        for label, value in (
+            ("energy budget (Wh)", self.budget_energy_wh),
+            ("time budget (min)", self.budget_time_min),
+            ("memory budget (MB)", self.budget_memory_mb),
+        ):
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise UserError(f"{label} must be a positive number, not {value!r}.")
+        resolve_device(self.device)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+class Control:
+    """Commands from another thread (GUI, signal handler): pause, resume, stop. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self.stop_reason = ""
+
+    def stop(self, reason: str = "user") -> None:
+        self.stop_reason = self.stop_reason or reason
+        self._stop.set()
+        self._running.set()  # wake a paused loop so it can stop
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def wait_while_paused(self) -> float:
+        """Block while paused; return the seconds spent paused (excluded from training time)."""
+        if self._running.is_set():
+            return 0.0
+        t0 = time.perf_counter()
+        self._running.wait()
+        return time.perf_counter() - t0
+
+
+class StopRun(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised inside the loop when the Control asks to stop; carries the reason."""
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.message = message
+
+
+def resolve_device(spec: str) -> str:
+    """'auto' -> 'cuda' when a GPU is usable, else 'cpu'; 'cuda:i' checked against the GPUs."""
+    spec = (spec or "auto").lower()
+    if spec not in ("auto", "cpu") and not (spec == "cuda" or spec.startswith("cuda:")):
+        raise UserError(f"device must be auto, cpu, cuda or cuda:N, not '{spec}'.")
+    if spec == "cpu":
+        return "cpu"
+    import torch
+
+    if spec == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available():
+        raise UserError(f"device {spec} was asked for but no CUDA GPU is usable; use --device cpu.")
+    if ":" in spec:
+        idx = spec.split(":", 1)[1]
+        if not idx.isdigit() or int(idx) >= torch.cuda.device_count():
+            raise UserError(
+                f"no GPU {spec}; this machine has {torch.cuda.device_count()} (cuda:0...)."
+            )
+    return spec
+
+
+def device_name(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    import platform
+
+    return platform.processor() or platform.machine() or "CPU"
+
+
+@dataclass
+class Tensors:
+    """One split as device tensors: images uint8 (N, C, H, W), labels int64 (N,)."""
+
+    x: Any
+    y: Any
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+
+def to_tensors(images: np.ndarray, labels: np.ndarray, device: str) -> Tensors:
+    import torch
+
+    x = torch.from_numpy(np.ascontiguousarray(images))
+    x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2).contiguous()
+    y = torch.from_numpy(labels.astype(np.int64))
+    return Tensors(x.to(device), y.to(device))
+
+
+class Normalizer:
+    """uint8 batch -> float, scaled, normalised and resized on the device in one place."""
+
+    def __init__(
+        self, mean: tuple[float, ...], std: tuple[float, ...], size: int | None, device: str
+    ) -> None:
+        import torch
+
+        self.scale = torch.tensor([1 / (255 * s) for s in std], device=device).view(1, -1, 1, 1)
+        self.shift = torch.tensor([m / s for m, s in zip(mean, std)], device=device).view(
+            1, -1, 1, 1
+        )
+        self.size = size
+
+    def __call__(self, xb: Any) -> Any:
+        import torch.nn.functional as F
+
+        x = xb.float() * self.scale - self.shift
+        if self.size is not None and (x.shape[-1] != self.size or x.shape[-2] != self.size):
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
+        return x
+
+
+def classification_metrics(probs: np.ndarray, labels: np.ndarray) -> dict[str, float | None]:
+    """Accuracy, balanced accuracy and ROC AUC (None when undefined: one class present)."""
+    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+
+    pred = probs.argmax(1)
+    out: dict[str, float | None] = {
+        "acc": float((pred == labels).mean()),
+        "bacc": float(balanced_accuracy_score(labels, pred)),
+        "auc": None,
+    }
+    present = np.unique(labels)
+    if len(present) >= 2:
+        try:
+            if probs.shape[1] == 2:
+                out["auc"] = float(roc_auc_score(labels, probs[:, 1]))
+            elif len(present) == probs.shape[1]:
+                out["auc"] = float(roc_auc_score(labels, probs, multi_class="ovr"))
+        except ValueError:
+            out["auc"] = None
+    return out
+
+
+def evaluate(model: Any, split: Tensors, norm: Normalizer, batch_size: int) -> dict[str, Any]:
+    import torch
+
+    model.eval()
+    probs = []
+    with torch.inference_mode():
+        for i in range(0, len(split), batch_size):
+            logits = model(norm(split.x[i : i + batch_size]))
+            probs.append(torch.softmax(logits.float(), 1))
+    p = torch.cat(probs).cpu().numpy()
+    return classification_metrics(p, split.y.cpu().numpy())
+
+
+def class_weight_vector(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Inverse class frequency, normalised so a balanced dataset gets weights of 1."""
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    counts[counts == 0] = np.inf  # an absent class gets weight 0
+    return (len(labels) / (n_classes * counts)).astype(np.float32)
+
+
+class PeakMemory:
+    """Peak CUDA reserved memory (the paper's memR) on a GPU, peak process RSS on the CPU."""
+
+    def __init__(self, device: str) -> None:
+        import psutil
+
+        self.device = device
+        self.cuda = device.startswith("cuda")
+        self.method = "cuda_reserved" if self.cuda else "process_rss"
+        self._proc = psutil.Process(os.getpid())
+        self.window_peak = 0.0
+        self.run_peak = 0.0
+
+    def poll(self) -> None:
+        if not self.cuda:
+            self.window_peak = max(self.window_peak, self._proc.memory_info().rss / 2**20)
+
+    def close_window(self) -> float:
+        import torch
+
+        if self.cuda:
+            peak = torch.cuda.max_memory_reserved(torch.device(self.device)) / 2**20
+            torch.cuda.reset_peak_memory_stats(torch.device(self.device))
+        else:
+            self.poll()
+            peak = self.window_peak
+        self.window_peak = 0.0
+        self.run_peak = max(self.run_peak, peak)
+        return peak
+
+
+@dataclass
+class Prepared:
+    """What a run needs, built before the loop: data on the device, model, optimiser."""
+
+    model: Any
+    optimizer: Any
+    loss_fn: Any
+    train: Tensors
+    val: Tensors
+    test: Tensors
+    norm: Normalizer
+    device: str
+    params: int
+    class_names: list[str]
+
+
+def prepare(cfg: TrainConfig, arrays: Any) -> Prepared:
+    """Data subset, tensors on the device, model and optimiser for `cfg` (seeded)."""
+    import torch
+
+    from pepr_desktop.core.data import stratified_subset
+    from pepr_desktop.core.models import build_model, count_params
+
+    device = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    keep = stratified_subset(arrays.labels["train"], cfg.data_fraction, cfg.seed)
+    train = to_tensors(arrays.images["train"][keep], arrays.labels["train"][keep], device)
+    val = to_tensors(arrays.images["val"], arrays.labels["val"], device)
+    test = to_tensors(arrays.images["test"], arrays.labels["test"], device)
+    size = cfg.image_size or arrays.image_size[0]
+    model = build_model(
+        cfg.model,
+        in_chans=arrays.channels,
+        num_classes=arrays.n_classes,
+        image_size=size,
+        pretrained=cfg.pretrained,
+        weights=cfg.weights,
+    ).to(device)
+    mean, std = (0.5,) * arrays.channels, (0.5,) * arrays.channels  # MedMNIST's usual transform
+    if cfg.pretrained or cfg.weights:
+        pc = getattr(model, "pretrained_cfg", {}) or {}
+        if len(pc.get("mean", ())) == arrays.channels:
+            mean, std = tuple(pc["mean"]), tuple(pc["std"])
+    norm = Normalizer(mean, std, cfg.image_size, device)
+    weight = None
+    if cfg.class_weights == "auto":
+        w = class_weight_vector(arrays.labels["train"][keep], arrays.n_classes)
+        weight = torch.from_numpy(w).to(device)
+    return Prepared(
+        model=model,
+        optimizer=torch.optim.Adam(model.parameters(), lr=cfg.lr),
+        loss_fn=torch.nn.CrossEntropyLoss(weight=weight),
+        train=train,
+        val=val,
+        test=test,
+        norm=norm,
+        device=device,
+        params=count_params(model),
+        class_names=list(arrays.class_names),
+    )
+
+
+def save_checkpoint(path: Path, p: Prepared, epoch: int, state: dict[str, Any]) -> None:
+    """State dicts only, written atomically: a crash leaves the previous checkpoint intact."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    payload = {
+        "model": p.model.state_dict(),
+        "optimizer": p.optimizer.state_dict(),
+        "epoch": epoch,
+        "rng": torch.get_rng_state(),
+        "state": state,
+    }
+    if p.device.startswith("cuda"):
+        payload["cuda_rng"] = torch.cuda.get_rng_state(torch.device(p.device))
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, p: Prepared) -> tuple[int, dict[str, Any]]:
+    """Restore model, optimiser and RNG; return (epochs done, trainer state). Never runs code."""
+    import torch
+
+    try:
+        ck = torch.load(path, map_location=p.device, weights_only=True)
+        p.model.load_state_dict(ck["model"])
+        p.optimizer.load_state_dict(ck["optimizer"])
+        torch.set_rng_state(ck["rng"].cpu())
+        if "cuda_rng" in ck and p.device.startswith("cuda"):
+            torch.cuda.set_rng_state(ck["cuda_rng"].cpu(), torch.device(p.device))
+        return int(ck["epoch"]) + 1, dict(ck.get("state", {}))
+    except Exception as exc:  # a damaged or foreign file is the user's to fix, not a crash
+        raise UserError(
+            f"checkpoint {path} cannot be resumed ({type(exc).__name__}); it is damaged or was "
+            "saved for another model. Start a new run instead."
+        ) from None
+
+
+def _batches(n: int, batch_size: int, seed: int, epoch: int, device: str) -> list[Any]:
+    """A seeded permutation per epoch (so a resumed run sees the same order); a trailing batch of
+    one image is dropped because batch norm cannot train on it."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    perm = torch.randperm(n, generator=g).to(device)
+    chunks = list(perm.split(batch_size))
+    if len(chunks) > 1 and len(chunks[-1]) == 1:
+        chunks.pop()
+    return chunks
+
+
+def train(
+    cfg: TrainConfig,
+    p: Prepared,
+    *,
+    run_id: int,
+    meter: MeterSession | None = None,
+    control: Control | None = None,
+    checkpoint_path: Path | None = None,
+    start_epoch: int = 0,
+    state: dict[str, Any] | None = None,
+) -> Iterator[Event]:
+    """Train `p` per `cfg`, yielding events. Raises StopRun when stopped (after a clean epoch
+    boundary or mid-epoch); the caller records the final status."""
+    import torch
+
+    meter = meter or UnavailableMeter()
+    control = control or Control()
+    state = dict(state or {})
+    mem = PeakMemory(p.device)
+    batches_per_epoch = len(_batches(len(p.train), cfg.batch_size, cfg.seed, 0, "cpu"))
+    yield RunStarted(
+        run_id, cfg.model, cfg.dataset, p.device, p.params, cfg.epochs, batches_per_epoch,
+        start_epoch,
+    )
+    meter.start(run_id)
+    run_t0 = time.perf_counter() - state.get("train_time_s", 0.0)
+    paused_total = 0.0
+    last_drain = time.perf_counter()
+    try:
+        for epoch in range(start_epoch, cfg.epochs):
+            ep_t0 = time.perf_counter()
+            ep_paused = 0.0
+            p.model.train()
+            loss_sum = torch.zeros((), device=p.device)
+            seen = 0
+            chunks = _batches(len(p.train), cfg.batch_size, cfg.seed, epoch, p.device)
+            for b, idx in enumerate(chunks, 1):
+                if control.paused:
+                    ep_paused += control.wait_while_paused()
+                if control.stopped:
+                    raise StopRun(control.stop_reason or "user")
+                xb = p.norm(p.train.x[idx])
+                yb = p.train.y[idx]
+                p.optimizer.zero_grad(set_to_none=True)
+                loss = p.loss_fn(p.model(xb), yb)
+                loss.backward()
+                p.optimizer.step()
+                loss_sum += loss.detach() * len(idx)  # stays on the device: no sync per batch
+                seen += len(idx)
+                now = time.perf_counter()
+                yield BatchEnded(run_id, epoch, b, len(chunks), now - run_t0 - paused_total)
+                if now - last_drain > 0.5:
+                    mem.poll()
+                    last_drain = now
+                    yield from meter.drain_samples()
+            train_loss = float(loss_sum) / max(seen, 1)
+            if not math.isfinite(train_loss):
+                raise FloatingPointError(
+                    f"training loss became {train_loss} in epoch {epoch + 1}; lower the learning "
+                    "rate."
+                )
+            metrics: dict[str, float | None] = {}
+            for split_name, split in (("val", p.val), ("test", p.test)):
+                for k, v in evaluate(p.model, split, p.norm, cfg.eval_batch_size).items():
+                    metrics[f"{split_name}_{k}"] = v
+            paused_total += ep_paused
+            seconds = time.perf_counter() - ep_t0 - ep_paused
+            yield from meter.drain_samples()
+            window = meter.close_window()
+            peak = mem.close_window()
+            best = state.get("best_val_acc")
+            if best is None or (metrics["val_acc"] or 0) > best:
+                state["best_val_acc"] = metrics["val_acc"]
+                state["best_val_epoch"] = epoch
+            state["train_time_s"] = time.perf_counter() - run_t0 - paused_total
+            if window.energy_j is not None:
+                state["energy_j"] = state.get("energy_j", 0.0) + window.energy_j
+            yield EpochEnded(
+                run_id=run_id,
+                epoch=epoch,
+                train_loss=train_loss,
+                metrics=metrics,
+                seconds=seconds,
+                peak_mem_mb=peak,
+                mem_method=mem.method,
+                energy_j=window.energy_j,
+                energy_net_j=window.energy_net_j,
+                energy_method=window.method,
+                energy_note=window.note,
+                extra={"best_val_epoch": state["best_val_epoch"]},
+            )
+            # After the consumer stored the epoch: a crash in between leaves the previous
+            # checkpoint, and a resume redoes this epoch deterministically.
+            if checkpoint_path is not None and cfg.checkpoint:
+                save_checkpoint(checkpoint_path, p, epoch, state)
+            if epoch + 1 < cfg.epochs:
+                reason = budget_exceeded(cfg, state, epoch + 1 - start_epoch, seconds, peak)
+                if reason:
+                    raise StopRun("budget", f"stopped before exceeding the budget ({reason})")
+                if control.stopped:
+                    raise StopRun(control.stop_reason or "user")
+    finally:
+        meter.stop()
+
+
+def budget_exceeded(
+    cfg: TrainConfig, state: dict[str, Any], epochs_done: int, last_epoch_s: float, peak_mb: float
+) -> str:
+    """Why another epoch would break the budget ('' when it would not).
+
+    Time and energy are projected with the mean epoch so far, so the run stops *before* an epoch
+    that would overrun, keeping its results.
+    """
+    elapsed = state.get("train_time_s", 0.0)
+    if cfg.budget_time_min is not None:
+        per_epoch = elapsed / max(epochs_done, 1)
+        if elapsed + per_epoch > cfg.budget_time_min * 60:
+            return f"time: {elapsed / 60:.2f} min used, next epoch ~{per_epoch / 60:.2f} min"
+    energy = state.get("energy_j")
+    if cfg.budget_energy_wh is not None and energy is not None:
+        per_epoch = energy / max(epochs_done, 1)
+        if (energy + per_epoch) / 3600 > cfg.budget_energy_wh:
+            return f"energy: {energy / 3600:.3f} Wh used, next epoch ~{per_epoch / 3600:.3f} Wh"
+    if cfg.budget_memory_mb is not None and peak_mb > cfg.budget_memory_mb:
+        return f"memory: peak {peak_mb:.0f} MB above {cfg.budget_memory_mb:.0f} MB"
+    return ""
