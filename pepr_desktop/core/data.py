@@ -56,9 +56,7 @@ class ArraySet:
         return {s: len(self.labels[s]) for s in SPLITS}
 
     def class_counts(self) -> dict[str, list[int]]:
-        return {
-            s: np.bincount(self.labels[s], minlength=self.n_classes).tolist() for s in SPLITS
-        }
+        return {s: np.bincount(self.labels[s], minlength=self.n_classes).tolist() for s in SPLITS}
 
 
 @dataclass(frozen=True)
@@ -170,8 +168,7 @@ def read_npz(path: str | os.PathLike[str], class_names: list[str] | None = None)
                 )
             images = {s: _image_array(f"{s}_images", npz[f"{s}_images"]) for s in SPLITS}
             labels = {
-                s: _label_vector(f"{s}_labels", npz[f"{s}_labels"], len(images[s]))
-                for s in SPLITS
+                s: _label_vector(f"{s}_labels", npz[f"{s}_labels"], len(images[s])) for s in SPLITS
             }
     except DataError:
         raise
@@ -225,8 +222,8 @@ def stratified_split(
     for c in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == c))
         n = len(idx)
-        n_val = int(round(n * fractions[1]))
-        n_test = int(round(n * fractions[2]))
+        n_val = round(n * fractions[1])
+        n_test = round(n * fractions[2])
         if n >= 3:  # keep at least one image of the class in each split when possible
             n_val, n_test = max(n_val, 1), max(n_test, 1)
         n_train = n - n_val - n_test
@@ -314,9 +311,7 @@ def medmnist_flags() -> list[str]:
     from medmnist import INFO
 
     return sorted(
-        f
-        for f, info in INFO.items()
-        if not f.endswith("3d") and "multi-label" not in info["task"]
+        f for f, info in INFO.items() if not f.endswith("3d") and "multi-label" not in info["task"]
     )
 
 
@@ -474,7 +469,7 @@ def stratified_subset(labels: np.ndarray, fraction: float, seed: int) -> np.ndar
     keep: list[np.ndarray] = []
     for c in np.unique(labels):
         idx = np.flatnonzero(labels == c)
-        n = max(1, int(round(len(idx) * fraction)))
+        n = max(1, round(len(idx) * fraction))
         keep.append(rng.choice(idx, size=n, replace=False))
     return np.sort(np.concatenate(keep))
 

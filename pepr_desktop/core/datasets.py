@@ -1,4 +1,4 @@
-"""The dataset registry: built-in MedMNIST names, the bundled sample, and datasets the user imported.
+"""The dataset registry: MedMNIST names, the bundled sample, and datasets the user imported.
 
 An import validates the file or folder, writes one canonical .npz beside the database and records
 it in the store, so later runs never depend on the original file staying where it was.

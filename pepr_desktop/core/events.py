@@ -1,4 +1,4 @@
-"""Typed events the trainer emits; the store persists them, the CLI prints them, the GUI charts them.
+"""Typed events the trainer emits: the store persists them, the CLI prints, the GUI charts them.
 
 Events are plain frozen dataclasses so that they cross threads (Qt signals) and processes (Ray)
 without any framework attached.

@@ -61,9 +61,7 @@ class _RunRecorder:
         self.run_id = run_id
         self.pending: list[dict[str, Any]] = []
         self.last_flush = time.monotonic()
-        self.epochs: list[EpochEnded] = [
-            _epoch_from_row(run_id, r) for r in store.epochs(run_id)
-        ]
+        self.epochs: list[EpochEnded] = [_epoch_from_row(run_id, r) for r in store.epochs(run_id)]
 
     def record(self, ev: Event) -> None:
         if isinstance(ev, MeterSample):

@@ -8,6 +8,7 @@ never stored: they depend on the comparison set and are computed at query time (
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -141,7 +142,9 @@ class Store:
             raise StoreError(f"{p} is a folder; give a database file path (e.g. {p}/pepr.sqlite).")
         if not p.exists():
             if self.readonly:
-                raise StoreError(f"database {p} does not exist; run a training first or check --db.")
+                raise StoreError(
+                    f"database {p} does not exist; run a training first or check --db."
+                )
             try:
                 p.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -153,7 +156,9 @@ class Store:
             raise StoreError(f"database {p} is not readable; check its permissions.")
         try:
             conn = sqlite3.connect(
-                str(p), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                str(p),
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
                 check_same_thread=True,
             )
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -211,7 +216,9 @@ class Store:
         db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
         db["runs"].create(RUN_COLUMNS, pk="id", if_not_exists=True)
         db["epochs"].create(
-            EPOCH_COLUMNS, pk=("run_id", "epoch"), foreign_keys=[("run_id", "runs", "id")],
+            EPOCH_COLUMNS,
+            pk=("run_id", "epoch"),
+            foreign_keys=[("run_id", "runs", "id")],
             if_not_exists=True,
         )
         db["samples"].create(
@@ -327,7 +334,10 @@ class Store:
         return _decode_run(rows[0])
 
     def runs(
-        self, dataset: str | None = None, status: str | None = None, ids: Iterable[int] | None = None
+        self,
+        dataset: str | None = None,
+        status: str | None = None,
+        ids: Iterable[int] | None = None,
     ) -> list[dict[str, Any]]:
         where, params = [], []
         if dataset:
@@ -400,10 +410,8 @@ def _decode_json(row: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
     row = dict(row)
     for k in keys:
         if isinstance(row.get(k), str):
-            try:
+            with contextlib.suppress(json.JSONDecodeError):
                 row[k] = json.loads(row[k])
-            except json.JSONDecodeError:
-                pass
     return row
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from pepr_desktop.core.errors import UserError
-from pepr_desktop.core.events import BatchEnded, EpochEnded, Event, MeterSample, RunStarted
+from pepr_desktop.core.events import BatchEnded, EpochEnded, Event, RunStarted
 from pepr_desktop.core.metering.session import MeterSession, UnavailableMeter
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ class Control:
         return time.perf_counter() - t0
 
 
-class StopRun(Exception):  # noqa: N818 - a control-flow signal, not an error
+class StopRun(Exception):
     """Raised inside the loop when the Control asks to stop; carries the reason."""
 
     def __init__(self, reason: str, message: str = "") -> None:
@@ -420,7 +420,13 @@ def train(
     mem = PeakMemory(p.device)
     batches_per_epoch = len(_batches(len(p.train), cfg.batch_size, cfg.seed, 0, "cpu"))
     yield RunStarted(
-        run_id, cfg.model, cfg.dataset, p.device, p.params, cfg.epochs, batches_per_epoch,
+        run_id,
+        cfg.model,
+        cfg.dataset,
+        p.device,
+        p.params,
+        cfg.epochs,
+        batches_per_epoch,
         start_epoch,
     )
     meter.start(run_id)
