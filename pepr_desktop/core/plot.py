@@ -114,7 +114,17 @@ def plot_comparison(table: ComparisonTable, path: str | Path) -> Path:
             r = 6 if on_front else 4
             draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=FRONT if on_front else OTHER)
             draw.text((cx + 7, cy - 7), f"#{run_id}", fill=AXIS, font=small, anchor="ls")
-        draw.text((x1 - 6, y0 + 6), "● Pareto front", fill=FRONT, font=small, anchor="ra")
+        draw.ellipse((x1 - 88, y0 + 8, x1 - 80, y0 + 16), fill=FRONT)
+        draw.text((x1 - 6, y0 + 6), "Pareto front", fill=FRONT, font=small, anchor="ra")
+        hidden = len(table.rows) - len(pts)
+        if hidden:
+            draw.text(
+                (x1 - 6, y1 - 6),
+                f"{hidden} run(s) not shown: no figure",
+                fill=OTHER,
+                font=small,
+                anchor="rd",
+            )
     try:
         img.save(path, format="PNG")
     except OSError as exc:
