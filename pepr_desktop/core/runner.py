@@ -15,6 +15,8 @@ from typing import Any
 from pepr_desktop.core import datasets
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.events import EpochEnded, Event, MeterSample, RunFinished, RunStarted
+from pepr_desktop.core.metering import epoch_extra
+from pepr_desktop.core.metering.carbon import run_carbon_fields
 from pepr_desktop.core.metering.session import MeterSession
 from pepr_desktop.core.store import Store
 from pepr_desktop.core.train import (
@@ -62,6 +64,8 @@ class _RunRecorder:
         self.pending: list[dict[str, Any]] = []
         self.last_flush = time.monotonic()
         self.epochs: list[EpochEnded] = [_epoch_from_row(run_id, r) for r in store.epochs(run_id)]
+        self.meter: Any = None  # the run's meter session: carbon settings, energy breakdown
+        self.epochs_planned = 0
 
     def record(self, ev: Event) -> None:
         if isinstance(ev, MeterSample):
@@ -79,6 +83,7 @@ class _RunRecorder:
                 self.flush()
         elif isinstance(ev, RunStarted):
             self.store.update_run(self.run_id, params=ev.params, device=ev.device)
+            self.epochs_planned = ev.epochs
         elif isinstance(ev, EpochEnded):
             self.flush()
             self.epochs = [e for e in self.epochs if e.epoch < ev.epoch] + [ev]
@@ -91,7 +96,13 @@ class _RunRecorder:
                 "energy_j": ev.energy_j,
                 "energy_net_j": ev.energy_net_j,
                 "energy_method": ev.energy_method,
-                "extra": ev.extra,
+                "extra": {
+                    **ev.extra,
+                    **epoch_extra(
+                        self.meter, ev.energy_j, [e.seconds for e in self.epochs],
+                        [e.energy_j for e in self.epochs], self.epochs_planned,
+                    ),
+                },
             }
             self.store.add_epoch(self.run_id, row, self.totals())
 
@@ -117,6 +128,9 @@ class _RunRecorder:
             "energy_net_j": None if any(v is None for v in nets) else sum(nets),
             "energy_method": last.energy_method,
             "energy_note": note,
+            **run_carbon_fields(
+                self.meter, None if any(v is None for v in energies) else sum(energies)
+            ),
         }
 
     def flush(self) -> None:
@@ -205,6 +219,7 @@ def execute(
         store.update_run(run_id, checkpoint=str(checkpoint_path(store, run_id)))
     recorder = _RunRecorder(store, run_id)
     meter = meter_factory(prepared.device) if meter_factory else None
+    recorder.meter = meter
     status, reason, message = "finished", "", ""
     try:
         for ev in train(

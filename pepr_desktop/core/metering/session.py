@@ -8,8 +8,8 @@ unavailable (None, with a reason), never 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from pepr_desktop.core.events import MeterSample
 
@@ -22,6 +22,8 @@ class EnergyWindow:
     energy_net_j: float | None
     method: str
     note: str = ""
+    # per component energy, baseline, peaks (see sampler.py); for the store's epoch `extra`
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 class MeterSession(Protocol):
