@@ -8,13 +8,17 @@ import math
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pepr_desktop.core.paths import default_db_path
-from pepr_desktop.core.store import Store
+
+if TYPE_CHECKING:
+    from pepr_desktop.core.store import Store
 
 
 def open_store(args: argparse.Namespace, readonly: bool = False) -> Store:
+    from pepr_desktop.core.store import Store  # sqlite_utils is slow to import: not for --help
+
     path = Path(args.db).expanduser() if getattr(args, "db", None) else default_db_path()
     return Store(path, readonly=readonly)
 

@@ -140,8 +140,8 @@ def validate_arrays(arrays: ArraySet) -> ArraySet:
         lab = arrays.labels[s]
         if lab.max() >= k:
             raise DataError(
-                f"{s}_labels contains label {int(lab.max())} but there are only {k} classes; "
-                "labels must be 0..K-1."
+                f"{s}_labels contains label {int(lab.max())} but there are only {k} classes "
+                "(labels 0..K-1 as in the training split); fix the labels or give --classes."
             )
     present = np.unique(arrays.labels["train"])
     if len(present) < 2:
@@ -177,7 +177,9 @@ def read_npz(path: str | os.PathLike[str], class_names: list[str] | None = None)
             f"{path.name} is not a readable .npz file ({type(exc).__name__}: {exc}); "
             "check that it is complete and not truncated."
         ) from None
-    k = int(max(lab.max() for lab in labels.values())) + 1
+    # Without class names, the classes are those the training split uses: a label that only
+    # appears in val or test is an error, not a silent extra class.
+    k = int(labels["train"].max()) + 1
     names = class_names or [str(i) for i in range(k)]
     if len(names) < k:
         raise DataError(

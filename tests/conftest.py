@@ -1,0 +1,51 @@
+"""Shared fixtures: real data from ../shared/data, isolated databases and caches per test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+PNEUMONIA_NPZ = SHARED_DATA / "pneumoniamnist_28.npz"
+PAPER_CSV = SHARED_DATA / "pepr_paper" / "all_results.csv"
+TINY_MODEL = "mobilenetv3_small_050"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_files(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """No test touches the real user data dir or cache."""
+    base = tmp_path_factory.mktemp("user")
+    monkeypatch.setenv("PEPR_DB", str(base / "default.sqlite"))
+    monkeypatch.setenv("PEPR_CACHE", str(base / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _torch_threads() -> None:
+    try:
+        import torch
+
+        torch.set_num_threads(min(2, os.cpu_count() or 1))
+    except ImportError:
+        pass
+
+
+@pytest.fixture
+def pneumonia_npz() -> Path:
+    if not PNEUMONIA_NPZ.is_file():
+        pytest.skip(f"real data not available: {PNEUMONIA_NPZ}")
+    return PNEUMONIA_NPZ
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    from pepr_desktop.core.store import Store
+
+    s = Store(tmp_path / "pepr.sqlite")
+    yield s
+    s.close()
