@@ -27,7 +27,7 @@ from pepr_desktop.core.errors import StoreError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 15_000
 ACTIVE = ("running",)
 FINAL_STATUSES = ("finished", "stopped", "failed", "interrupted")
@@ -207,6 +207,10 @@ class Store:
         with self.transaction():
             if version == 0:
                 self._create_v1()
+                version = 1
+            for step in range(version, SCHEMA_VERSION):
+                log.info("migrating %s from schema %d to %d", self.path, step, step + 1)
+                MIGRATIONS[step](self.db)
             self.db["meta"].upsert(
                 {"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key"
             )
@@ -228,6 +232,9 @@ class Store:
         db["runs"].create_index(["dataset"], if_not_exists=True)
         db["runs"].create_index(["status"], if_not_exists=True)
         db["samples"].create_index(["run_id", "t"], if_not_exists=True)
+
+    # Schema history: v1 is the foundation's; later versions are migrations from it, so that a
+    # database written by any earlier release opens without loss (tests/core/test_store.py).
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -396,6 +403,25 @@ class Store:
         return self.path.parent / (self.path.stem + "_files")
 
 
+def _v1_to_v2(db: sqlite_utils.Database) -> None:
+    """v2: sweeps (issue 11) and the per-class evaluation of a finished run (issue 13)."""
+    runs = db["runs"]
+    cols = {c.name for c in runs.columns}
+    if "sweep_id" not in cols:
+        runs.add_column("sweep_id", str)
+    if "evaluation" not in cols:
+        runs.add_column("evaluation", str)  # JSON: confusion matrix, per-class P/R/F1, ROC
+    db["sweeps"].create(
+        {"id": str, "created_at": float, "spec": str, "status": str, "backend": str},
+        pk="id",
+        if_not_exists=True,
+    )
+    runs.create_index(["sweep_id"], if_not_exists=True)
+
+
+MIGRATIONS: dict[int, Any] = {1: _v1_to_v2}  # from version -> function bringing it to version+1
+
+
 def _encode(v: Any) -> Any:
     if isinstance(v, (dict, list, tuple)):
         return json.dumps(v)
@@ -416,4 +442,4 @@ def _decode_json(row: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
 
 
 def _decode_run(row: dict[str, Any]) -> dict[str, Any]:
-    return _decode_json(row, ("config", "extra"))
+    return _decode_json(row, ("config", "extra", "evaluation"))

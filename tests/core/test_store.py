@@ -86,3 +86,32 @@ def test_unusable_paths(tmp_path: Path) -> None:
         Store(tmp_path)
     with pytest.raises(StoreError, match="does not exist"):
         Store(tmp_path / "absent.sqlite", readonly=True)
+
+
+def test_v1_database_migrates_without_loss(tmp_path: Path) -> None:
+    """A database written by schema v1 (the first release) opens and keeps every row."""
+    import sqlite_utils
+
+    from pepr_desktop.core.store import RUN_COLUMNS
+    from pepr_desktop.core.store import Store as S
+
+    db_path = tmp_path / "v1.sqlite"
+    db = sqlite_utils.Database(db_path)
+    S._create_v1(type("V1", (), {"db": db})())  # the v1 schema exactly as the first release made it
+    db["meta"].insert({"key": "schema_version", "value": "1"}, pk="key")
+    run = {k: None for k in RUN_COLUMNS} | {
+        "id": 1,
+        "status": "finished",
+        "model": "m",
+        "dataset": "d",
+        "test_acc": 0.8,
+    }
+    db["runs"].insert(run)
+    db["epochs"].insert({"run_id": 1, "epoch": 0, "train_loss": 0.3})
+    db.conn.close()
+    store = Store(db_path)
+    assert store.schema_version() == SCHEMA_VERSION
+    migrated = store.get_run(1)
+    assert migrated["test_acc"] == 0.8 and migrated["evaluation"] is None
+    assert migrated["sweep_id"] is None and "sweeps" in store.db.table_names()
+    assert store.epochs(1)[0]["train_loss"] == 0.3
