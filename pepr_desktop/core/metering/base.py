@@ -26,6 +26,7 @@ class Reading:
     energy_j: float
     power_w: float | None
     extra: dict[str, float] = field(default_factory=dict)
+    t: float = 0.0  # the meter's clock at the reading
 
 
 class Meter(ABC):
@@ -62,25 +63,26 @@ class CounterMeter(Meter):
     """A meter over a hardware or derived energy counter: energy is the sum of counter steps."""
 
     def open(self) -> None:
-        self._last = self._counter_j()
         self._t_last = self.clock()
+        self._last = self._counter_j(self._t_last)
         self._energy = 0.0
 
     @abstractmethod
-    def _counter_j(self) -> float:
-        """The raw counter in joules."""
+    def _counter_j(self, now: float) -> float:
+        """The raw counter in joules (`now` is the reading's time, for derived counters)."""
 
     def _step(self, previous: float, current: float) -> float:
         """Energy between two counter values; subclasses handle wraparound."""
         return current - previous
 
     def read(self) -> Reading:
-        now, value = self.clock(), self._counter_j()
+        now = self.clock()
+        value = self._counter_j(now)
         step = self._step(self._last, value)
         dt = now - self._t_last
         self._energy += step
         self._last, self._t_last = value, now
-        return Reading(self._energy, step / dt if dt > 0 else None, self._extra())
+        return Reading(self._energy, step / dt if dt > 0 else None, self._extra(), now)
 
     def _extra(self) -> dict[str, float]:
         return {}
@@ -104,7 +106,7 @@ class PowerMeter(Meter):
         if dt > 0:
             self._energy += 0.5 * (p + self._p_last) * dt
         self._p_last, self._t_last = p, now
-        return Reading(self._energy, p, self._extra())
+        return Reading(self._energy, p, self._extra(), now)
 
     def _extra(self) -> dict[str, float]:
         return {}

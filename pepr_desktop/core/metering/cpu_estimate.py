@@ -69,9 +69,8 @@ class CpuEstimateMeter(CounterMeter):
         self._energy_est = 0.0
         super().open()
 
-    def _counter_j(self) -> float:
+    def _counter_j(self, now: float) -> float:
         busy, cap = self.busy_fn()
-        now = self.clock()
         d_busy, d_cap, dt = busy - self._busy, cap - self._cap, now - self._t_busy
         self._busy, self._cap, self._t_busy = busy, cap, now
         if d_cap > 0 and dt > 0:

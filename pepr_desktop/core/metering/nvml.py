@@ -139,7 +139,7 @@ class NvmlMeter(Meter):
             self._p_last = power = p
         self._energy += step
         self._t_last = now
-        return Reading(self._energy, power, self._extra())
+        return Reading(self._energy, power, self._extra(), now)
 
     def _extra(self) -> dict[str, float]:
         out: dict[str, float] = {}

@@ -101,7 +101,7 @@ class RaplMeter(CounterMeter):
         self._unwrapped = 0.0
         super().open()
 
-    def _counter_j(self) -> float:
+    def _counter_j(self, now: float) -> float:
         for z in self.zones:
             now = int((z.path / "energy_uj").read_text())
             step = now - z.last_uj

@@ -90,14 +90,13 @@ class SampledSession:
         with self._lock:
             self._read_all()
             if self.idle_baseline_s > 0 and self.tracks:
-                t_a = self.clock()
-                before = {id(t): t.energy_j for t in self.tracks}
+                before = {id(t): t.last for t in self.tracks}
                 self.sleep(self.idle_baseline_s)
                 self._read_all()
-                dt = self.clock() - t_a
                 for t in self.tracks:
-                    if not t.failed and dt > 0:
-                        t.baseline_w = (t.energy_j - before[id(t)]) / dt
+                    a, b = before[id(t)], t.last
+                    if not t.failed and a is not None and b is not None and b.t > a.t:
+                        t.baseline_w = (b.energy_j - a.energy_j) / (b.t - a.t)
             for t in self.tracks:
                 t.zero_j = t.window_j = t.energy_j
                 t.window_extra = {}
