@@ -21,7 +21,9 @@ from pepr_desktop.core.errors import UserError
 COMMAND_MODULES = (
     "pepr_desktop.cli.data_cmds",
     "pepr_desktop.cli.train_cmds",
+    "pepr_desktop.cli.model_cmds",
     "pepr_desktop.cli.score_cmds",
+    "pepr_desktop.cli.meter_cmds",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
