@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "pepr_desktop.cli.data_cmds",
     "pepr_desktop.cli.train_cmds",
     "pepr_desktop.cli.score_cmds",
+    "pepr_desktop.cli.model_io_cmds",
     "pepr_desktop.cli.meter_cmds",
 )
 

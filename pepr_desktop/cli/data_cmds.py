@@ -19,6 +19,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-medmnist", action="store_true", help="only imported datasets and the bundled sample"
     )
+    p.add_argument(
+        "--show", metavar="NAME", help="one dataset: class counts per split, image size, warnings"
+    )
+    p.add_argument(
+        "--download", action="store_true", help="with --show: download a MedMNIST set if needed"
+    )
     p.set_defaults(func=cmd_datasets)
 
     p = sub.add_parser(
@@ -41,6 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_datasets(args: argparse.Namespace) -> int:
     from pepr_desktop.core.datasets import list_datasets
 
+    if args.show:
+        return show_dataset(args)
     with open_store(args) as store:
         infos = list_datasets(store, include_medmnist=not args.no_medmnist)
     if args.json:
@@ -62,6 +70,33 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     ]
     print_table(rows, ["name", "source", "classes", "ch", "size", "train/val/test", "local"])
     print("\nMedMNIST sets also come at 64/128/224 px: e.g. --data dermamnist_64")
+    return 0
+
+
+def show_dataset(args: argparse.Namespace) -> int:
+    """`pepr datasets --show NAME` (issue 13): counts per class and split, and what to watch."""
+    from pepr_desktop.core.datasets import resolve
+    from pepr_desktop.core.preview import preview_dataset
+
+    with open_store(args) as store:
+        info = resolve(args.show, store)
+    pv = preview_dataset(info, per_class=0, download=args.download)
+    if args.json:
+        print_json(pv.to_dict())
+        return 0
+    h, w = pv.image_size
+    print(
+        f"{pv.name}: {len(pv.class_names)} classes, {pv.channels} channel(s), {h}x{w} px, "
+        f"{sum(pv.sizes.values())} images ({info.source})"
+    )
+    rows = [
+        [c, *(pv.counts[s][i] for s in ("train", "val", "test"))]
+        for i, c in enumerate(pv.class_names)
+    ]
+    rows.append(["total", *(pv.sizes[s] for s in ("train", "val", "test"))])
+    print_table(rows, ["class", "train", "val", "test"])
+    for warning in pv.warnings:
+        print(f"warning: {warning}")
     return 0
 
 

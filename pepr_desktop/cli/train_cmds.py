@@ -119,6 +119,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", help="only runs on this dataset")
     p.add_argument("--status", help="only runs with this status")
     p.add_argument("--json", action="store_true", help="print JSON with per-epoch figures")
+    p.add_argument(
+        "--show", type=positive_int, metavar="RUN_ID", help="one run: figures, per-class table"
+    )
     p.set_defaults(func=cmd_runs)
 
     p = sub.add_parser("export", help="export stored runs (and epochs) to CSV or JSON")
@@ -301,6 +304,10 @@ def print_run_summary(run: dict[str, Any]) -> None:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
+    if args.show:
+        from pepr_desktop.cli.model_io_cmds import show_run
+
+        return show_run(args)
     with open_store(args) as store:
         runs = store.runs(dataset=args.data, status=args.status)
         if args.json:

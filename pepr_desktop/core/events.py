@@ -66,6 +66,7 @@ class RunFinished:
     status: str  # "finished", "stopped" or "failed"
     reason: str = ""  # "user", "budget", "interrupt", "error", ...
     message: str = ""
+    evaluation: dict[str, Any] | None = field(default=None, repr=False)  # per-class test figures
 
 
 Event = RunStarted | BatchEnded | EpochEnded | MeterSample | RunFinished
