@@ -1,0 +1,206 @@
+"""`pepr models` (the catalogue) and `pepr recommend` (what fits a budget on this machine)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from pepr_desktop.cli._common import (
+    clean_for_json,
+    open_store,
+    positive_float,
+    positive_int,
+    print_json,
+    print_table,
+)
+from pepr_desktop.core.errors import UserError
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("models", help="the model catalogue (params, FLOPs, pretrained weights)")
+    p.add_argument("--max-params", type=positive_int, metavar="N", help="only models <= N params")
+    p.add_argument("--data", metavar="NAME", help="facts at this dataset's channels/classes/size")
+    p.add_argument("--image-size", type=positive_int, help="input size (default: dataset or 224)")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.set_defaults(func=cmd_models)
+
+    r = sub.add_parser("recommend", help="models that fit a budget here, best expected PePR first")
+    r.add_argument("--data", required=True, metavar="NAME", help="dataset name (pepr datasets)")
+    r.add_argument("--energy-wh", type=positive_float, metavar="X", help="energy budget (Wh)")
+    r.add_argument("--time-min", type=positive_float, metavar="X", help="time budget (minutes)")
+    r.add_argument("--memory-mb", type=positive_float, metavar="X", help="memory budget (MB)")
+    r.add_argument("--max-params", type=positive_int, metavar="N", help="at most N parameters")
+    r.add_argument(
+        "--by",
+        choices=("energy", "time", "memory", "co2"),
+        default="energy",
+        help="PePR variant to rank by (default energy)",
+    )
+    r.add_argument("--top", type=positive_int, default=10, help="how many to show (default 10)")
+    r.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="prefer pretrained weights (downloads when online)",
+    )
+    r.add_argument("--weights", metavar="FILE", help="a weights file for --model")
+    r.add_argument("--model", help="the model --weights belongs to")
+    r.add_argument("--cpu-watts", type=positive_float, help="CPU power for the energy estimate")
+    r.add_argument(
+        "--time-limit",
+        type=positive_float,
+        default=40.0,
+        metavar="S",
+        help="seconds to spend probing (default 40)",
+    )
+    r.add_argument("--json", action="store_true", help="JSON output")
+    from pepr_desktop.cli.train_cmds import add_training_options
+
+    add_training_options(r)
+    r.set_defaults(func=cmd_recommend)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from pepr_desktop.core import catalog
+
+    channels, classes, size = 3, 1000, args.image_size or 224
+    if args.data:
+        from pepr_desktop.core import datasets
+
+        with open_store(args) as store:
+            info = datasets.resolve(args.data, store)
+        channels, classes = info.channels, info.n_classes
+        size = args.image_size or info.image_size
+
+    def progress(done: int, total: int, name: str) -> None:
+        if not args.json and sys.stderr.isatty():
+            print(f"\rmeasuring {done}/{total} {name:<40}", end="", file=sys.stderr)
+
+    rows = catalog.catalogue(channels, classes, size, max_params=args.max_params, progress=progress)
+    if not args.json and sys.stderr.isatty():
+        print(file=sys.stderr)
+    if args.json:
+        print_json(clean_for_json([f.to_dict() for f in rows]))
+        return 0
+    print(f"{len(rows)} models at {channels} channel(s), {classes} classes, {size} px")
+    print_table(
+        [
+            [
+                f.model,
+                f.family,
+                f.source,
+                f"{f.params / 1e6:.2f}M",
+                "n/a" if f.flops is None else f"{f.flops / 1e6:.1f}M",
+                f.min_input_size,
+                f.input_size,
+                len(f.pretrained_tags),
+                "yes" if f.weights_cached else "no",
+                f.error[:40],
+            ]
+            for f in rows
+        ],
+        [
+            "model",
+            "family",
+            "source",
+            "params",
+            "FLOPs",
+            "min px",
+            "at px",
+            "pretrained tags",
+            "cached",
+            "note",
+        ],
+    )
+    return 0
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from pepr_desktop.core import datasets
+    from pepr_desktop.core.recommend import Budget, recommend
+    from pepr_desktop.core.train import TrainConfig
+
+    if args.weights and not args.model:
+        raise UserError("--weights needs --model NAME to say which architecture it belongs to.")
+    budget = Budget(args.energy_wh, args.time_min, args.memory_mb, args.max_params)
+    cfg = TrainConfig(
+        dataset=args.data,
+        model=args.model or "",
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        device=args.device,
+        image_size=args.image_size,
+        data_fraction=args.data_fraction,
+        pretrained=args.pretrained,
+        weights=args.weights,
+        class_weights=args.class_weights,
+    ).validate()
+
+    def progress(done: int, total: int, name: str) -> None:
+        if not args.json and sys.stderr.isatty() and name:
+            print(f"\rprobing {done + 1}/{total} {name:<40}", end="", file=sys.stderr)
+
+    with open_store(args) as store:
+        info = datasets.resolve(args.data, store)
+        rec = recommend(
+            info,
+            store,
+            budget,
+            cfg,
+            by=args.by,
+            top=args.top,
+            progress=progress,
+            time_limit_s=args.time_limit,
+            power_w=args.cpu_watts,
+        )
+    if not args.json and sys.stderr.isatty():
+        print(file=sys.stderr)
+    if args.json:
+        print_json(clean_for_json(rec.to_dict()))
+        return 0
+    print(rec.message)
+    s = rec.settings
+    print(
+        f"settings: {s.get('epochs')} epochs, batch {s.get('batch_size')}, "
+        f"{s.get('train_images')} training images, {s.get('device')}; "
+        f"power {rec.power_w or 0:.0f} W ({rec.power_source}); accuracy prior: "
+        f"{rec.experiment or 'none'}; {rec.seconds:.1f} s"
+    )
+    print_table(
+        [
+            [
+                c.rank or "-",
+                c.model,
+                f"{c.params / 1e6:.2f}M",
+                c.image_size,
+                "yes" if c.pretrained else "no",
+                f"{c.predicted_time_s / 60:.2f}",
+                c.predicted_energy_wh,
+                f"{c.predicted_memory_mb:.0f}",
+                c.expected_acc,
+                c.expected_pepr,
+                "yes" if c.fits else "no",
+            ]
+            for c in rec.candidates
+        ],
+        [
+            "#",
+            "model",
+            "params",
+            "px",
+            "pretrained",
+            "time min",
+            "energy Wh",
+            "mem MB",
+            "exp acc",
+            "exp PePR",
+            "fits",
+        ],
+    )
+    for c in rec.candidates[:3]:
+        print(f"- {c.model}: {c.why}")
+    if rec.skipped:
+        print(f"({len(rec.skipped)} catalogue models not probed or excluded; --json lists why)")
+    return 0
