@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "pepr_desktop.cli.score_cmds",
     "pepr_desktop.cli.model_io_cmds",
     "pepr_desktop.cli.meter_cmds",
+    "pepr_desktop.cli.sweep_cmds",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

@@ -119,6 +119,13 @@ def compare_runs(
                 f"run {r['id']} is {r.get('status')} ({r.get('epochs_done')} of "
                 f"{r.get('epochs_planned')} epochs): its figures cover only what it ran"
             )
+    # like with like: resources measured on other hardware or by another meter do not compare
+    devices = sorted({f"{r['device']} ({r.get('device_name')})" for r in runs if r.get("device")})
+    if len(devices) > 1:
+        notes.append(f"warning: runs on different devices: {', '.join(devices)}")
+    methods = sorted({str(r["energy_method"]) for r in runs if r.get("energy_method")})
+    if len(methods) > 1:
+        notes.append(f"warning: energy measured with different methods: {', '.join(methods)}")
 
     table_rows = []
     for r in runs:

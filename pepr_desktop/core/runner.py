@@ -220,36 +220,89 @@ def execute(
     recorder = _RunRecorder(store, run_id)
     meter = meter_factory(prepared.device) if meter_factory else None
     recorder.meter = meter
+    events = run_events(
+        cfg,
+        prepared,
+        run_id=run_id,
+        meter=meter,
+        control=control,
+        checkpoint_path=checkpoint_path(store, run_id),
+        start_epoch=start_epoch,
+        state=state,
+    )
+    yield from record_events(recorder, events)
+
+
+def failure_message(exc: BaseException) -> str:
+    """The one line a failed run keeps as its message."""
+    if isinstance(exc, UserError):
+        return str(exc)
+    return _oom_message(exc) if _is_oom(exc) else f"{type(exc).__name__}: {exc}"
+
+
+def run_events(
+    cfg: TrainConfig,
+    prepared: Any,
+    *,
+    run_id: int,
+    meter: MeterSession | None = None,
+    control: Control | None = None,
+    checkpoint_path: Path | None = None,
+    start_epoch: int = 0,
+    state: dict[str, Any] | None = None,
+) -> Iterator[Event]:
+    """The worker side of a run: train and turn every ending into a last `RunFinished`.
+
+    It touches no store, so a sweep can run it in another process or on another machine and let
+    the driver record the stream (`record_events` / `RunRecorder`): only the driver writes SQLite.
+    """
     status, reason, message = "finished", "", ""
     try:
-        for ev in train(
+        yield from train(
             cfg,
             prepared,
             run_id=run_id,
             meter=meter,
-            control=control,
-            checkpoint_path=checkpoint_path(store, run_id),
+            control=control or Control(),
+            checkpoint_path=checkpoint_path,
             start_epoch=start_epoch,
             state=state,
-        ):
-            recorder.record(ev)
-            yield ev
+        )
     except StopRun as stop:
         status, reason, message = "stopped", stop.reason, stop.message
     except KeyboardInterrupt:
         status, reason, message = "stopped", "interrupt", "stopped by Ctrl-C"
-    except GeneratorExit:
-        status, reason, message = "stopped", "closed", "the consumer closed the run"
-        _close(store, recorder, run_id, status, reason, message)
-        raise
-    except UserError as exc:
-        status, reason, message = "failed", "error", str(exc)
     except Exception as exc:
-        log.exception("run %s failed", run_id)
-        status, reason = "failed", "error"
-        message = _oom_message(exc) if _is_oom(exc) else f"{type(exc).__name__}: {exc}"
-    _close(store, recorder, run_id, status, reason, message)
+        if not isinstance(exc, UserError):
+            log.exception("run %s failed", run_id)
+        status, reason, message = "failed", "error", failure_message(exc)
     yield RunFinished(run_id, status, reason, message)
+
+
+def record_events(recorder: _RunRecorder, events: Iterator[Event]) -> Iterator[Event]:
+    """The driver side: persist each event before yielding it, and close the run with the
+    stream's `RunFinished` (a stream that breaks or is closed still leaves the run closed)."""
+    store, run_id = recorder.store, recorder.run_id
+    finished: RunFinished | None = None
+    try:
+        for ev in events:
+            if isinstance(ev, RunFinished):
+                finished = ev
+                break
+            recorder.record(ev)
+            yield ev
+    except GeneratorExit:
+        getattr(events, "close", lambda: None)()
+        _close(store, recorder, run_id, "stopped", "closed", "the consumer closed the run")
+        raise
+    except Exception as exc:  # recording failed (disk full, locked database)
+        log.exception("run %s failed while recording", run_id)
+        getattr(events, "close", lambda: None)()
+        finished = RunFinished(run_id, "failed", "error", failure_message(exc))
+    if finished is None:
+        finished = RunFinished(run_id, "failed", "error", "the run ended without a result")
+    _close(store, recorder, run_id, finished.status, finished.reason, finished.message)
+    yield finished
 
 
 def _close(
@@ -257,3 +310,7 @@ def _close(
 ) -> None:
     recorder.flush()
     store.update_run(run_id, status=status, reason=reason, message=message)
+
+
+RunRecorder = _RunRecorder  # public names for drivers that record a remote stream (core/sweep.py)
+close_run = _close
