@@ -1,0 +1,149 @@
+"""Live charts that stay fluid on long runs.
+
+Each curve is created once and fed from a bounded ring buffer; appending only marks the curve
+dirty. One QTimer per `ChartHub` redraws dirty curves with `setData` at most `max_hz` times a
+second, so the cost of charting does not grow with the event rate or the run length.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, Qt, QTimer
+
+DEFAULT_CAPACITY = 20_000
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+
+
+class RingBuffer:
+    """Fixed-capacity (x, y) storage; the oldest points fall off once it is full."""
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be >= 1")
+        self.capacity = capacity
+        self._x = np.empty(capacity, dtype=np.float64)
+        self._y = np.empty(capacity, dtype=np.float64)
+        self._start = 0
+        self._len = 0
+
+    def __len__(self) -> int:
+        return self._len
+
+    def append(self, x: float, y: float) -> None:
+        i = (self._start + self._len) % self.capacity
+        self._x[i], self._y[i] = x, y
+        if self._len < self.capacity:
+            self._len += 1
+        else:
+            self._start = (self._start + 1) % self.capacity
+
+    def clear(self) -> None:
+        self._start = self._len = 0
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The points in insertion order (views when contiguous, else one copy)."""
+        end = self._start + self._len
+        if end <= self.capacity:
+            return self._x[self._start : end], self._y[self._start : end]
+        k = end - self.capacity
+        return (
+            np.concatenate((self._x[self._start :], self._x[:k])),
+            np.concatenate((self._y[self._start :], self._y[:k])),
+        )
+
+    def last(self) -> tuple[float, float] | None:
+        if not self._len:
+            return None
+        i = (self._start + self._len - 1) % self.capacity
+        return float(self._x[i]), float(self._y[i])
+
+
+class LiveCurve:
+    """One pyqtgraph curve plus its buffer; `flush` pushes the buffer with a single setData."""
+
+    def __init__(self, item: pg.PlotDataItem, capacity: int) -> None:
+        self.item = item
+        self.buffer = RingBuffer(capacity)
+        self.dirty = False
+
+    def append(self, x: float, y: float) -> None:
+        self.buffer.append(x, y)
+        self.dirty = True
+
+    def clear(self) -> None:
+        self.buffer.clear()
+        self.dirty = True
+
+    def flush(self) -> bool:
+        if not self.dirty:
+            return False
+        x, y = self.buffer.arrays()
+        self.item.setData(x, y)
+        self.dirty = False
+        return True
+
+
+class ChartHub(QObject):
+    """Owns the redraw timer for a set of curves: redraws at most `max_hz` per second."""
+
+    def __init__(self, parent: QObject | None = None, max_hz: float = 10.0) -> None:
+        super().__init__(parent)
+        self.curves: list[LiveCurve] = []
+        self.redraws = 0  # number of setData calls made; tests and the benchmark read it
+        self.timer = QTimer(self)
+        self.timer.setInterval(max(1, int(1000 / max_hz)))
+        self.timer.timeout.connect(self.flush)
+        self.timer.start()
+
+    def add_curve(
+        self,
+        plot: pg.PlotItem,
+        name: str,
+        color: str,
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+        symbol: str | None = None,
+        dashed: bool = False,
+    ) -> LiveCurve:
+        pen = pg.mkPen(
+            color, width=2, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
+        )
+        kwargs = (
+            {"symbol": symbol, "symbolBrush": color, "symbolPen": None, "symbolSize": 7}
+            if symbol
+            else {}
+        )
+        item = plot.plot([], [], pen=pen, name=name, **kwargs)
+        item.setClipToView(True)
+        item.setDownsampling(auto=True, method="peak")
+        curve = LiveCurve(item, capacity)
+        self.curves.append(curve)
+        return curve
+
+    def flush(self) -> None:
+        for c in self.curves:
+            if c.flush():
+                self.redraws += 1
+
+
+def make_plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
+    """A PlotWidget with the app's look: grid, labelled axes with units, legend."""
+    w = pg.PlotWidget()
+    w.setMinimumHeight(160)
+    pi = w.getPlotItem()
+    pi.setTitle(title)
+    pi.setLabel("bottom", x_label)
+    pi.setLabel("left", y_label)
+    pi.showGrid(x=True, y=True, alpha=0.25)
+    pi.addLegend(offset=(-10, 10))
+    pi.setMenuEnabled(True)
+    return w
+
+
+def apply_theme(theme: str) -> None:
+    """pyqtgraph's global colours for charts created after this call."""
+    if theme == "dark":
+        pg.setConfigOptions(background="#1e1f22", foreground="#d0d0d0", antialias=True)
+    else:
+        pg.setConfigOptions(background="w", foreground="#333333", antialias=True)

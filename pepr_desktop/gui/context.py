@@ -1,0 +1,84 @@
+"""What every view shares: the settings, the GUI thread's store, the workers, and error dialogs.
+
+The GUI thread keeps its own `Store` for reading and small edits (rename, tag, delete); training
+and recommendation open theirs in the worker thread, because sqlite connections are per thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from pepr_desktop.core.errors import UserError
+from pepr_desktop.core.store import Store
+from pepr_desktop.gui.settings import AppSettings
+from pepr_desktop.gui.worker import TaskWorker, TrainingWorker
+
+log = logging.getLogger(__name__)
+
+
+def show_error(parent: QWidget | None, title: str, message: str) -> None:
+    """Every user-facing problem ends here: one dialog, one clear message, never a traceback."""
+    log.info("%s: %s", title, message)
+    QMessageBox.warning(parent, title, message)
+
+
+def make_meter_factory(settings: AppSettings) -> Any:
+    """`core.metering.meter_factory(MeterSettings(...))` when the metering package provides it,
+    else None (runs then record energy as unavailable, never as 0)."""
+    try:
+        from pepr_desktop.core.metering import MeterSettings, meter_factory  # type: ignore
+    except ImportError:
+        return None
+    kwargs: dict[str, Any] = {}
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(MeterSettings)}
+    wanted = {
+        "region": settings.region or None,
+        "carbon_intensity": settings.carbon_intensity,
+        "cpu_watts": settings.cpu_watts,
+        "cpu_tdp_w": settings.cpu_watts,
+    }
+    kwargs = {k: v for k, v in wanted.items() if k in names and v is not None}
+    try:
+        return meter_factory(MeterSettings(**kwargs))
+    except Exception:  # a meter must never stop training
+        log.exception("meter set-up failed; energy will be unavailable")
+        return None
+
+
+class AppContext(QObject):
+    """Shared state of one main window."""
+
+    db_changed = Signal()  # a different database was opened
+    runs_changed = Signal()  # a run was added, finished, renamed or deleted
+    datasets_changed = Signal()
+    status_message = Signal(str)
+
+    def __init__(self, settings: AppSettings, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.store: Store = Store(settings.db_path)
+        self.training = TrainingWorker(lambda: self.store.path, self.meter_factory, self)
+        self.tasks = TaskWorker(self)
+        self.meter_method = "not measured yet"
+
+    def meter_factory(self) -> Any:
+        return make_meter_factory(self.settings)
+
+    def open_db(self, path: Path) -> None:
+        """Switch databases; raises StoreError (a UserError) and keeps the old one on failure."""
+        if self.training.busy:
+            raise UserError("a run is training; stop it before opening another database.")
+        new = Store(path)
+        self.store.close()
+        self.store = new
+        self.settings.db_path = path
+        self.db_changed.emit()
+        self.runs_changed.emit()
+        self.datasets_changed.emit()

@@ -1,0 +1,261 @@
+"""The main window: four views in tabs, menus, a status bar (device, meter method, database)."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QWidget,
+)
+
+from pepr_desktop import __version__
+from pepr_desktop.core.errors import UserError
+from pepr_desktop.gui.context import AppContext, show_error
+from pepr_desktop.gui.settings import THEMES, AppSettings
+from pepr_desktop.gui.views.compare import CompareView
+from pepr_desktop.gui.views.experiment import ExperimentView, detect_devices
+from pepr_desktop.gui.views.runs import COLUMNS, RunsView, run_value
+from pepr_desktop.gui.views.training import TrainingView
+from pepr_desktop.resources_path import resource
+
+log = logging.getLogger(__name__)
+
+ABOUT_HTML = f"""
+<h3>PePR Desktop {__version__}</h3>
+<p>Choose, train and compare image models under a compute budget, scored by PePR
+(performance per resource unit).</p>
+<p>Licence: MIT.</p>
+<p>Please cite PePR: R. Selvan, B. Pepin, C. Igel, G. Samuel, E. B. Dam, “PePR: Performance Per
+Resource Unit as a Metric to Promote Small-Scale Deep Learning”, NLDL 2025,
+arXiv:2403.12562.</p>
+<p>MedMNIST data are licensed CC BY 4.0: J. Yang et al., “MedMNIST v2 — A large-scale lightweight
+benchmark for 2D and 3D biomedical image classification”, Scientific Data 10, 41 (2023).</p>
+"""
+
+
+def icon(name: str) -> QIcon:
+    path = resource("icons", f"{name}.svg")
+    return QIcon(str(path)) if path.is_file() else QIcon()
+
+
+class SettingsDialog(QDialog):
+    """Region / carbon intensity, CPU watts, theme. Values apply to runs started afterwards."""
+
+    def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.settings = settings
+        form = QFormLayout(self)
+        self.region = QLineEdit(settings.region)
+        self.region.setPlaceholderText("country or region code, e.g. DK, DE, US-CA")
+        self.intensity = QDoubleSpinBox()
+        self.intensity.setRange(0, 5000)
+        self.intensity.setSuffix(" gCO2eq/kWh")
+        self.intensity.setSpecialValueText("from region table")
+        self.intensity.setValue(settings.carbon_intensity or 0)
+        self.cpu = QDoubleSpinBox()
+        self.cpu.setRange(0, 2000)
+        self.cpu.setSuffix(" W")
+        self.cpu.setSpecialValueText("auto (RAPL or estimate)")
+        self.cpu.setValue(settings.cpu_watts or 0)
+        self.theme = QComboBox()
+        self.theme.addItems(THEMES)
+        self.theme.setCurrentText(settings.theme)
+        form.addRow("Region", self.region)
+        form.addRow("Carbon intensity", self.intensity)
+        form.addRow("CPU power (TDP)", self.cpu)
+        form.addRow("Theme (on restart)", self.theme)
+        form.addRow(QLabel("Database: " + str(settings.db_path)))
+        box = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        box.accepted.connect(self.accept)
+        box.rejected.connect(self.reject)
+        form.addRow(box)
+
+    def accept(self) -> None:
+        s = self.settings
+        s.region = self.region.text().strip()
+        s.carbon_intensity = self.intensity.value() or None
+        s.cpu_watts = self.cpu.value() or None
+        s.theme = self.theme.currentText()
+        s.sync()
+        super().accept()
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: AppSettings | None = None) -> None:
+        super().__init__()
+        self.settings = settings or AppSettings()
+        self.ctx = AppContext(self.settings, self)
+        self.setWindowTitle("PePR Desktop")
+        self.setWindowIcon(icon("app"))
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.experiment = ExperimentView(self.ctx)
+        self.training = TrainingView(self.ctx)
+        self.runs = RunsView(self.ctx)
+        self.compare = CompareView(self.ctx)
+        self.tabs.addTab(self.experiment, icon("experiment"), "New experiment")
+        self.tabs.addTab(self.training, icon("training"), "Live training")
+        self.tabs.addTab(self.runs, icon("runs"), "Runs")
+        self.tabs.addTab(self.compare, icon("compare"), "Compare")
+        self.setCentralWidget(self.tabs)
+        self.experiment.train_requested.connect(self._train)
+        self.runs.open_compare.connect(self._compare)
+        self._build_menus()
+        self._build_status()
+        if self.settings.geometry is not None:
+            self.restoreGeometry(self.settings.geometry)
+        else:
+            self.resize(1360, 860)
+
+    # menus and status ---------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        f = mb.addMenu("&File")
+        self._action(f, "&Open database…", self.open_database, QKeySequence.StandardKey.Open)
+        self._action(f, "&New database…", self.new_database, QKeySequence.StandardKey.New)
+        f.addSeparator()
+        self._action(f, "&Import data (.npz)…", self.experiment._import_file)
+        self._action(f, "Import image &folder…", self.experiment._import_folder)
+        self._action(f, "&Export runs as CSV…", self._export_runs_dialog)
+        f.addSeparator()
+        self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        s = mb.addMenu("&Settings")
+        self._action(s, "&Preferences…", self.edit_settings)
+        h = mb.addMenu("&Help")
+        self._action(h, "&About PePR Desktop", self.about)
+
+    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
+        a = QAction(text, self)
+        if shortcut is not None:
+            a.setShortcut(shortcut)
+        a.triggered.connect(slot)
+        menu.addAction(a)
+        return a
+
+    def _build_status(self) -> None:
+        sb = self.statusBar()
+        devices = detect_devices()
+        self.device_label = QLabel("Device: " + devices[0][0])
+        self.meter_label = QLabel()
+        self.db_label = QLabel()
+        for w in (self.device_label, self.meter_label, self.db_label):
+            sb.addPermanentWidget(w)
+        self.ctx.status_message.connect(self._status_message)
+        self.ctx.db_changed.connect(self._update_status)
+        self._update_status()
+
+    def _status_message(self, text: str) -> None:
+        if text:
+            self.statusBar().showMessage(text, 8000)
+        self._update_status()
+
+    def _update_status(self) -> None:
+        self.meter_label.setText(f"Meter: {self.ctx.meter_method}")
+        self.db_label.setText(f"Database: {self.ctx.store.path}")
+
+    # actions ------------------------------------------------------------------------------------
+    def _train(self, cfgs: list) -> None:
+        self.training.start(cfgs)
+        self.tabs.setCurrentWidget(self.training)
+
+    def _compare(self, ids: list[int]) -> None:
+        if not ids:
+            show_error(self, "Compare", "Select the runs to compare first.")
+            return
+        self.compare.set_runs(ids)
+        self.tabs.setCurrentWidget(self.compare)
+
+    def open_database(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open a PePR database",
+            str(self.ctx.store.path.parent),
+            "SQLite (*.sqlite *.db);;All files (*)",
+        )
+        if path:
+            self.switch_database(Path(path))
+
+    def new_database(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "New PePR database",
+            str(self.ctx.store.path.parent / "pepr.sqlite"),
+            "SQLite (*.sqlite)",
+        )
+        if path:
+            self.switch_database(Path(path))
+
+    def switch_database(self, path: Path) -> bool:
+        try:
+            self.ctx.open_db(path)
+        except UserError as exc:
+            show_error(self, "Database", str(exc))
+            return False
+        self.statusBar().showMessage(f"Opened {path}", 5000)
+        return True
+
+    def export_runs(self, path: Path) -> int:
+        runs = self.ctx.store.runs()
+        with open(path, "w", newline="") as fh:
+            w = csv.writer(fh)
+            keys = [k for k, _ in COLUMNS]
+            w.writerow(keys)
+            for r in runs:
+                w.writerow(["" if run_value(r, k) is None else run_value(r, k) for k in keys])
+        return len(runs)
+
+    def _export_runs_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export runs", "pepr_runs.csv", "CSV (*.csv)")
+        if path:
+            try:
+                n = self.export_runs(Path(path))
+            except OSError as exc:
+                show_error(self, "Export failed", f"could not write {path}: {exc.strerror}")
+                return
+            self.statusBar().showMessage(f"Exported {n} runs to {path}", 5000)
+
+    def edit_settings(self) -> None:
+        SettingsDialog(self.settings, self).exec()
+
+    def about(self) -> None:
+        QMessageBox.about(self, "About PePR Desktop", ABOUT_HTML)
+
+    # closing ------------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.ctx.training.busy:
+            answer = QMessageBox.question(
+                self,
+                "A run is training",
+                "Stop the current run and quit? Its finished epochs stay in the database as a "
+                "stopped run, which `pepr resume` can continue.",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+            self.ctx.training.stop("user")
+            if not self.ctx.training.wait(120_000):
+                log.warning("the training thread did not stop in time")
+        if self.ctx.tasks.busy:
+            self.ctx.tasks.cancel()
+            self.ctx.tasks.wait(30_000)
+        self.settings.geometry = self.saveGeometry()
+        self.settings.sync()
+        self.ctx.store.close()
+        super().closeEvent(event)

@@ -1,0 +1,1 @@
+"""One module per main-window view: experiment set-up, live training, stored runs, comparison."""

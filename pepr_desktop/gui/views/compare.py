@@ -1,0 +1,398 @@
+"""Compare stored runs of one dataset: PePR-E/C/T/M table with ranks, accuracy-vs-resource scatter
+with the Pareto front, overlaid per-epoch curves, export to CSV and PNG/SVG.
+
+Scores come from `core.compare.compare_runs` (the same code as `pepr compare`); PePR depends on
+the set compared, so it is recomputed whenever the selection changes and never stored.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+import pyqtgraph as pg
+import pyqtgraph.exporters
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pepr_desktop.core.errors import UserError
+from pepr_desktop.gui.charts import PALETTE, make_plot
+from pepr_desktop.gui.context import AppContext, show_error
+
+RESOURCES = {  # resource -> (run column, scale to display unit, unit, PePR key)
+    "energy": ("energy_j", 1 / 3600, "Wh", "E"),
+    "co2": ("co2_g", 1.0, "g", "C"),
+    "time": ("train_time_s", 1.0, "s", "T"),
+    "memory": ("peak_mem_mb", 1.0, "MB", "M"),
+}
+
+
+def score_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One dict per run: acc, resources, pepr, rank and pareto per resource (None = excluded)."""
+    try:
+        from pepr_desktop.core.compare import compare_runs
+    except ImportError:  # older core: the formula alone
+        return _score_fallback(runs)
+    table = compare_runs(runs, resource="all")
+    return [
+        {
+            "run_id": r.run_id,
+            "model": r.model,
+            "status": r.status,
+            "acc": r.performance,
+            "resources": r.resources,
+            "pepr": r.pepr,
+            "rank": r.rank,
+            "pareto": r.pareto,
+            "excluded": r.excluded,
+        }
+        for r in table.rows
+    ]
+
+
+def _score_fallback(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from pepr_desktop.core.pepr import pepr_scores
+
+    acc = [r.get("test_acc") for r in runs]
+    out = [
+        {
+            "run_id": r["id"],
+            "model": r["model"],
+            "status": r["status"],
+            "acc": a,
+            "resources": {},
+            "pepr": {},
+            "rank": {},
+            "pareto": {},
+            "excluded": {},
+        }
+        for r, a in zip(runs, acc)
+    ]
+    for res, (col, scale, _u, _k) in RESOURCES.items():
+        vals = [r.get(col) * scale if r.get(col) is not None else None for r in runs]
+        scores = pepr_scores(acc, vals)
+        order = sorted((s for s in scores if s is not None), reverse=True)
+        for o, v, s in zip(out, vals, scores):
+            o["resources"][res] = v
+            o["pepr"][res] = s
+            o["rank"][res] = order.index(s) + 1 if s is not None else None
+            o["pareto"][res] = s is not None and not any(
+                p is not None
+                and w is not None
+                and p >= o["acc"]
+                and w <= v
+                and (p > o["acc"] or w < v)
+                for p, w in zip(acc, vals)
+            )
+    return out
+
+
+def _fmt(v: Any, digits: int = 4) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}"
+    return str(v)
+
+
+class CompareView(QWidget):
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.rows: list[dict[str, Any]] = []
+        self._build()
+        ctx.runs_changed.connect(self.refresh)
+        self.refresh()
+
+    def _build(self) -> None:
+        root = QHBoxLayout(self)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        root.addWidget(split)
+
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(QLabel("Dataset"))
+        self.dataset_combo = QComboBox()
+        self.dataset_combo.currentTextChanged.connect(lambda _t: self._fill_runs())
+        ll.addWidget(self.dataset_combo)
+        ll.addWidget(QLabel("Runs (tick to compare)"))
+        self.run_list = QListWidget()
+        self.run_list.itemChanged.connect(lambda _i: self.update_comparison())
+        ll.addWidget(self.run_list, 1)
+        row = QHBoxLayout()
+        all_btn = QPushButton("All")
+        none_btn = QPushButton("None")
+        all_btn.clicked.connect(lambda: self._check_all(True))
+        none_btn.clicked.connect(lambda: self._check_all(False))
+        row.addWidget(all_btn)
+        row.addWidget(none_btn)
+        ll.addLayout(row)
+        split.addWidget(left)
+
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Resource"))
+        self.resource_combo = QComboBox()
+        for k, (_c, _s, unit, key) in RESOURCES.items():
+            self.resource_combo.addItem(f"{k} ({unit}) → PePR-{key}", k)
+        self.resource_combo.currentIndexChanged.connect(lambda _i: self.update_comparison())
+        bar.addWidget(self.resource_combo)
+        bar.addStretch(1)
+        self.csv_btn = QPushButton("Export CSV…")
+        self.csv_btn.clicked.connect(self._export_csv_dialog)
+        self.plot_btn = QPushButton("Export plot (PNG/SVG)…")
+        self.plot_btn.clicked.connect(self._export_plot_dialog)
+        bar.addWidget(self.csv_btn)
+        bar.addWidget(self.plot_btn)
+        rl.addLayout(bar)
+        headers = ["Run", "Model", "Status", "Test acc."]
+        for k, (_c, _s, unit, key) in RESOURCES.items():
+            headers += [f"{k} ({unit})", f"PePR-{key}", f"rank {key}"]
+        self.table = QTableWidget(0, len(headers))
+        self.table.setHorizontalHeaderLabels(headers)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSortingEnabled(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        rl.addWidget(self.table, 2)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setObjectName("summary")
+        rl.addWidget(self.note)
+        charts = QGridLayout()
+        self.scatter_plot = make_plot("Accuracy vs resource", "resource", "test accuracy")
+        self.curves_plot = make_plot("Per-epoch test accuracy", "epoch", "test accuracy")
+        charts.addWidget(self.scatter_plot, 0, 0)
+        charts.addWidget(self.curves_plot, 0, 1)
+        rl.addLayout(charts, 3)
+        self.scatter = pg.ScatterPlotItem(
+            size=11, pen=pg.mkPen("#333"), brush=pg.mkBrush(PALETTE[0])
+        )
+        self.scatter_plot.addItem(self.scatter)
+        self.front_curve = self.scatter_plot.plot(
+            [], [], pen=pg.mkPen(PALETTE[1], width=2), name="Pareto front"
+        )
+        self.labels: list[pg.TextItem] = []
+        split.addWidget(right)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 4)
+
+    # data -------------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        current = self.dataset_combo.currentText()
+        names = sorted({r["dataset"] for r in self.ctx.store.runs()})
+        self.dataset_combo.blockSignals(True)
+        self.dataset_combo.clear()
+        self.dataset_combo.addItems(names)
+        if current in names:
+            self.dataset_combo.setCurrentText(current)
+        self.dataset_combo.blockSignals(False)
+        self._fill_runs()
+
+    def _fill_runs(self) -> None:
+        checked = set(self.checked_ids())
+        ds = self.dataset_combo.currentText()
+        self.run_list.blockSignals(True)
+        self.run_list.clear()
+        for r in self.ctx.store.runs(dataset=ds or None) if ds else []:
+            if r["status"] == "running":
+                continue
+            acc = r.get("test_acc")
+            label = f"#{r['id']} {r.get('name') or r['model']} · {r['status']} · acc {_fmt(acc, 3)}"
+            it = QListWidgetItem(label)
+            it.setData(Qt.ItemDataRole.UserRole, r["id"])
+            it.setFlags(it.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            it.setCheckState(
+                Qt.CheckState.Checked if r["id"] in checked else Qt.CheckState.Unchecked
+            )
+            self.run_list.addItem(it)
+        self.run_list.blockSignals(False)
+        self.update_comparison()
+
+    def _check_all(self, on: bool) -> None:
+        self.run_list.blockSignals(True)
+        for i in range(self.run_list.count()):
+            self.run_list.item(i).setCheckState(
+                Qt.CheckState.Checked if on else Qt.CheckState.Unchecked
+            )
+        self.run_list.blockSignals(False)
+        self.update_comparison()
+
+    def checked_ids(self) -> list[int]:
+        return [
+            int(self.run_list.item(i).data(Qt.ItemDataRole.UserRole))
+            for i in range(self.run_list.count())
+            if self.run_list.item(i).checkState() == Qt.CheckState.Checked
+        ]
+
+    def set_runs(self, ids: list[int]) -> None:
+        """Show these runs (they must share a dataset)."""
+        runs = self.ctx.store.runs(ids=ids)
+        sets = {r["dataset"] for r in runs}
+        if len(sets) != 1:
+            show_error(
+                self,
+                "Compare",
+                "Choose runs of one dataset: PePR normalises over one task's model space.",
+            )
+            return
+        self.dataset_combo.setCurrentText(sets.pop())
+        self.run_list.blockSignals(True)
+        for i in range(self.run_list.count()):
+            it = self.run_list.item(i)
+            on = int(it.data(Qt.ItemDataRole.UserRole)) in ids
+            it.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+        self.run_list.blockSignals(False)
+        self.update_comparison()
+
+    def resource(self) -> str:
+        return self.resource_combo.currentData() or "energy"
+
+    def update_comparison(self) -> None:
+        ids = self.checked_ids()
+        self.rows = []
+        if ids:
+            try:
+                self.rows = score_runs(self.ctx.store.runs(ids=ids))
+            except UserError as exc:
+                show_error(self, "Compare", str(exc))
+        self._fill_table()
+        self._draw()
+
+    def _fill_table(self) -> None:
+        t = self.table
+        t.setSortingEnabled(False)
+        t.setRowCount(len(self.rows))
+        for i, r in enumerate(self.rows):
+            values: list[Any] = [r["run_id"], r["model"], r["status"], r["acc"]]
+            for k in RESOURCES:
+                values += [r["resources"].get(k), r["pepr"].get(k), r["rank"].get(k)]
+            for j, v in enumerate(values):
+                item = QTableWidgetItem(_fmt(v))
+                if isinstance(v, (int, float)):
+                    item.setData(Qt.ItemDataRole.DisplayRole, v)
+                    item.setText(_fmt(v))
+                t.setItem(i, j, item)
+        t.setSortingEnabled(True)
+        excluded = sorted(
+            {f"#{r['run_id']} {k}: {why}" for r in self.rows for k, why in r["excluded"].items()}
+        )
+        base = (
+            "PePR = accuracy / (1 + normalised resource), min-max over the ticked runs "
+            "(Selvan et al., NLDL 2025)."
+        )
+        self.note.setText(base + (" Not scored: " + "; ".join(excluded[:6]) if excluded else ""))
+
+    def _draw(self) -> None:
+        res = self.resource()
+        _c, _s, unit, key = RESOURCES[res]
+        pi = self.scatter_plot.getPlotItem()
+        pi.setLabel("bottom", f"{res} ({unit})")
+        pi.setTitle(f"Test accuracy vs {res} — Pareto front in red (PePR-{key})")
+        for lab in self.labels:
+            self.scatter_plot.removeItem(lab)
+        self.labels = []
+        pts = [(r["resources"].get(res), r["acc"], r) for r in self.rows]
+        pts = [(x, y, r) for x, y, r in pts if x is not None and y is not None]
+        spots = [
+            {"pos": (x, y), "brush": pg.mkBrush(PALETTE[1] if r["pareto"].get(res) else PALETTE[0])}
+            for x, y, r in pts
+        ]
+        self.scatter.setData(spots)
+        for x, y, r in pts:
+            t = pg.TextItem(f"#{r['run_id']} {r['model']}", color="#555", anchor=(0, 1))
+            t.setPos(x, y)
+            self.scatter_plot.addItem(t)
+            self.labels.append(t)
+        front = sorted((x, y) for x, y, r in pts if r["pareto"].get(res))
+        self.front_curve.setData([p[0] for p in front], [p[1] for p in front])
+        cp = self.curves_plot.getPlotItem()
+        cp.clear()
+        if cp.legend is not None:
+            cp.legend.clear()
+        for n, r in enumerate(self.rows):
+            eps = self.ctx.store.epochs(r["run_id"])
+            xs = [e["epoch"] + 1 for e in eps if e.get("test_acc") is not None]
+            ys = [e["test_acc"] for e in eps if e.get("test_acc") is not None]
+            color = PALETTE[n % len(PALETTE)]
+            cp.plot(
+                xs,
+                ys,
+                pen=pg.mkPen(color, width=2),
+                symbol="o",
+                symbolBrush=color,
+                symbolSize=6,
+                name=f"#{r['run_id']} {r['model']}",
+            )
+
+    # export -----------------------------------------------------------------------------------
+    def export_csv(self, path: Path) -> None:
+        fields = ["run_id", "model", "status", "test_acc"]
+        for k, (_c, _s, unit, key) in RESOURCES.items():
+            fields += [f"{k}_{unit}", f"pepr_{key}", f"rank_{key}", f"pareto_{key}"]
+        with open(path, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(fields)
+            for r in self.rows:
+                row = [r["run_id"], r["model"], r["status"], r["acc"]]
+                for k in RESOURCES:
+                    row += [
+                        r["resources"].get(k),
+                        r["pepr"].get(k),
+                        r["rank"].get(k),
+                        r["pareto"].get(k),
+                    ]
+                w.writerow(["" if v is None else v for v in row])
+
+    def export_plot(self, path: Path) -> None:
+        item = self.scatter_plot.getPlotItem()
+        if path.suffix.lower() == ".svg":
+            exporter = pyqtgraph.exporters.SVGExporter(item)
+        else:
+            exporter = pyqtgraph.exporters.ImageExporter(item)
+            exporter.parameters()["width"] = 1200
+        exporter.export(str(path))
+
+    def _export_csv_dialog(self) -> None:
+        if not self.rows:
+            show_error(self, "Export", "Tick at least one run to compare first.")
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export comparison", "pepr_compare.csv", "CSV (*.csv)"
+        )
+        if path:
+            try:
+                self.export_csv(Path(path))
+            except OSError as exc:
+                show_error(self, "Export failed", f"could not write {path}: {exc.strerror}")
+
+    def _export_plot_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export plot", "pepr_compare.png", "PNG image (*.png);;SVG drawing (*.svg)"
+        )
+        if path:
+            try:
+                self.export_plot(Path(path))
+            except OSError as exc:
+                show_error(self, "Export failed", f"could not write {path}: {exc.strerror}")

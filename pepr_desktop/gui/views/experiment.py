@@ -1,0 +1,496 @@
+"""New experiment: dataset, budget, device, training settings, recommendation, and the queue.
+
+Slow work (the recommender's cost probe) runs through the context's `TaskWorker`; the view only
+renders results. Bad input becomes a dialog, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pepr_desktop.core import datasets
+from pepr_desktop.core.data import DatasetInfo
+from pepr_desktop.core.errors import UserError
+from pepr_desktop.core.train import TrainConfig
+from pepr_desktop.gui.context import AppContext, show_error
+
+log = logging.getLogger(__name__)
+
+CANDIDATE_COLUMNS = (
+    "Model",
+    "Params (M)",
+    "Pretrained",
+    "Pred. time (min)",
+    "Pred. energy (Wh)",
+    "Pred. memory (MB)",
+    "Expected acc.",
+    "Expected PePR",
+    "Fits",
+    "Why",
+)
+
+
+def fmt(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}" if abs(v) >= 1000 else f"{v:.{digits}f}"
+    return str(v)
+
+
+def dataset_label(info: DatasetInfo) -> str:
+    n = sum(info.split_sizes.values()) if info.split_sizes else None
+    size = f"{n:,} images" if n else "size unknown"
+    where = {"medmnist": "MedMNIST", "imported": "imported", "bundled": "bundled sample"}.get(
+        info.source, info.source
+    )
+    return (
+        f"{info.name}  ({where}, {info.image_size} px, {info.channels} ch, "
+        f"{info.n_classes} classes, {size})"
+    )
+
+
+def detect_devices() -> list[tuple[str, str]]:
+    """(label, device spec): each CUDA GPU by name and memory, then the CPU."""
+    out: list[tuple[str, str]] = []
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            for i in range(torch.cuda.device_count()):
+                p = torch.cuda.get_device_properties(i)
+                out.append((f"GPU {i}: {p.name} ({p.total_memory / 2**30:.0f} GiB)", f"cuda:{i}"))
+    except Exception:  # no usable CUDA: the CPU remains
+        log.debug("CUDA detection failed", exc_info=True)
+    import platform
+
+    out.append((f"CPU ({platform.processor() or platform.machine()})", "cpu"))
+    return out
+
+
+@dataclass
+class BudgetValues:
+    energy_wh: float | None
+    time_min: float | None
+    memory_mb: float | None
+    max_params: int | None
+
+
+def _optional_spin(suffix: str, maximum: float, decimals: int = 2) -> QDoubleSpinBox:
+    """0 shows as 'no limit', so an unset budget is visible rather than silently zero."""
+    s = QDoubleSpinBox()
+    s.setRange(0, maximum)
+    s.setDecimals(decimals)
+    s.setSuffix(f" {suffix}")
+    s.setSpecialValueText("no limit")
+    s.setValue(0)
+    return s
+
+
+class ExperimentView(QWidget):
+    """Set up a run: emits `train_requested` with the configurations to queue."""
+
+    train_requested = Signal(list)
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.candidates: list[Any] = []
+        self._build()
+        self.refresh_datasets()
+        ctx.datasets_changed.connect(self.refresh_datasets)
+        ctx.tasks.progress.connect(self._on_progress)
+        ctx.tasks.finished_ok.connect(self._on_recommendation)
+        ctx.tasks.user_error.connect(self._on_task_error)
+        ctx.tasks.crashed.connect(self._on_task_error)
+        ctx.tasks.busy_changed.connect(self._on_task_busy)
+
+    # layout -------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        root = QVBoxLayout(self)
+        top = QHBoxLayout()
+        root.addLayout(top)
+
+        data_box = QGroupBox("Dataset")
+        dl = QVBoxLayout(data_box)
+        self.dataset_combo = QComboBox()
+        self.dataset_combo.setMinimumContentsLength(40)
+        self.dataset_combo.currentIndexChanged.connect(self._on_dataset_changed)
+        dl.addWidget(self.dataset_combo)
+        row = QHBoxLayout()
+        self.import_file_btn = QPushButton("Import .npz…")
+        self.import_file_btn.clicked.connect(self._import_file)
+        self.import_dir_btn = QPushButton("Import image folder…")
+        self.import_dir_btn.clicked.connect(self._import_folder)
+        row.addWidget(self.import_file_btn)
+        row.addWidget(self.import_dir_btn)
+        dl.addLayout(row)
+        self.dataset_summary = QLabel()
+        self.dataset_summary.setWordWrap(True)
+        self.dataset_summary.setObjectName("summary")
+        dl.addWidget(self.dataset_summary)
+        dl.addStretch(1)
+        top.addWidget(data_box, 3)
+
+        budget_box = QGroupBox("Budget (0 = no limit)")
+        bf = QFormLayout(budget_box)
+        self.energy_spin = _optional_spin("Wh", 1e6, 3)
+        self.time_spin = _optional_spin("min", 1e5, 1)
+        self.memory_spin = _optional_spin("MB", 1e7, 0)
+        self.params_spin = _optional_spin("M params", 1e4, 2)
+        bf.addRow("Energy", self.energy_spin)
+        bf.addRow("Time", self.time_spin)
+        bf.addRow("Memory", self.memory_spin)
+        bf.addRow("Max parameters", self.params_spin)
+        self.device_combo = QComboBox()
+        for label, spec in detect_devices():
+            self.device_combo.addItem(label, spec)
+        bf.addRow("Device", self.device_combo)
+        top.addWidget(budget_box, 2)
+
+        train_box = QGroupBox("Training (paper defaults)")
+        tf = QFormLayout(train_box)
+        self.epochs_spin = QSpinBox()
+        self.epochs_spin.setRange(1, 10_000)
+        self.epochs_spin.setValue(10)
+        self.batch_spin = QSpinBox()
+        self.batch_spin.setRange(1, 65_536)
+        self.batch_spin.setValue(32)
+        self.lr_spin = QDoubleSpinBox()
+        self.lr_spin.setDecimals(6)
+        self.lr_spin.setRange(1e-6, 9.99)
+        self.lr_spin.setSingleStep(1e-4)
+        self.lr_spin.setValue(5e-4)
+        self.fraction_spin = QDoubleSpinBox()
+        self.fraction_spin.setRange(0.01, 1.0)
+        self.fraction_spin.setSingleStep(0.05)
+        self.fraction_spin.setValue(1.0)
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.pretrained_check = QCheckBox("Start from pretrained weights")
+        self.class_weights_combo = QComboBox()
+        self.class_weights_combo.addItems(["none", "auto"])
+        tf.addRow("Epochs", self.epochs_spin)
+        tf.addRow("Batch size", self.batch_spin)
+        tf.addRow("Learning rate (Adam)", self.lr_spin)
+        tf.addRow("Data fraction", self.fraction_spin)
+        tf.addRow("Seed", self.seed_spin)
+        tf.addRow("Class weights", self.class_weights_combo)
+        tf.addRow(self.pretrained_check)
+        top.addWidget(train_box, 2)
+
+        rec_box = QGroupBox("Recommendation")
+        rl = QVBoxLayout(rec_box)
+        bar = QHBoxLayout()
+        self.by_combo = QComboBox()
+        self.by_combo.addItems(["energy", "co2", "time", "memory"])
+        self.recommend_btn = QPushButton("Recommend")
+        self.recommend_btn.setObjectName("primary")
+        self.recommend_btn.clicked.connect(self.recommend)
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setEnabled(False)
+        self.cancel_btn.clicked.connect(self.ctx.tasks.cancel)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("idle")
+        self.progress.setValue(0)
+        bar.addWidget(QLabel("Rank by PePR of"))
+        bar.addWidget(self.by_combo)
+        bar.addWidget(self.recommend_btn)
+        bar.addWidget(self.cancel_btn)
+        bar.addWidget(self.progress, 1)
+        rl.addLayout(bar)
+        self.table = QTableWidget(0, len(CANDIDATE_COLUMNS))
+        self.table.setHorizontalHeaderLabels(CANDIDATE_COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSortingEnabled(True)
+        self.table.verticalHeader().setVisible(False)
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        hh.setStretchLastSection(True)
+        rl.addWidget(self.table, 1)
+        queue_row = QHBoxLayout()
+        self.model_edit = QLineEdit()
+        self.model_edit.setPlaceholderText("or type a timm model name, e.g. mobilenetv3_small_050")
+        self.train_btn = QPushButton("Train selected")
+        self.train_btn.setObjectName("primary")
+        self.train_btn.clicked.connect(self.queue_selected)
+        queue_row.addWidget(self.model_edit, 1)
+        queue_row.addWidget(self.train_btn)
+        rl.addLayout(queue_row)
+        root.addWidget(rec_box, 1)
+
+    # datasets -----------------------------------------------------------------------------------
+    def refresh_datasets(self) -> None:
+        current = self.dataset_name()
+        self.dataset_combo.blockSignals(True)
+        self.dataset_combo.clear()
+        try:
+            infos = datasets.list_datasets(self.ctx.store)
+        except UserError as exc:
+            show_error(self, "Datasets", str(exc))
+            infos = []
+        for info in infos:
+            self.dataset_combo.addItem(dataset_label(info), info)
+        names = [i.name for i in infos]
+        self.dataset_combo.setCurrentIndex(names.index(current) if current in names else 0)
+        self.dataset_combo.blockSignals(False)
+        self._on_dataset_changed()
+
+    def dataset_name(self) -> str | None:
+        info = self.dataset_combo.currentData()
+        return info.name if info else None
+
+    def select_dataset(self, name: str) -> None:
+        for i in range(self.dataset_combo.count()):
+            if self.dataset_combo.itemData(i).name == name:
+                self.dataset_combo.setCurrentIndex(i)
+                return
+        raise UserError(f"dataset '{name}' is not in the list.")
+
+    def _on_dataset_changed(self) -> None:
+        info: DatasetInfo | None = self.dataset_combo.currentData()
+        if not info:
+            self.dataset_summary.setText("No dataset.")
+            return
+        splits = ", ".join(f"{k} {v:,}" for k, v in info.split_sizes.items()) or "n/a"
+        classes = ", ".join(info.class_names[:6]) + (" …" if len(info.class_names) > 6 else "")
+        note = ""
+        if info.source == "medmnist" and info.path is None:
+            note = "<br><i>Not downloaded yet: the first run downloads it (needs internet).</i>"
+        self.dataset_summary.setText(
+            f"<b>{info.name}</b> — {info.task}<br>splits: {splits}<br>classes: {classes}{note}"
+        )
+
+    def _import_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import a dataset (.npz, MedMNIST layout)", "", "NumPy archives (*.npz)"
+        )
+        if path:
+            self.import_path(Path(path))
+
+    def _import_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(
+            self, "Import an image folder (one sub-folder per class)"
+        )
+        if path:
+            self.import_path(Path(path))
+
+    def import_path(self, path: Path, name: str | None = None) -> bool:
+        """Validate and register `path`; a bad file shows a dialog and changes nothing."""
+        name = name or _safe_name(path.stem)
+        try:
+            info = datasets.import_dataset(path, name, self.ctx.store)
+        except UserError as exc:
+            show_error(self, "Import failed", str(exc))
+            return False
+        self.ctx.datasets_changed.emit()
+        self.select_dataset(info.name)
+        counts = ", ".join(f"{k} {v:,}" for k, v in info.split_sizes.items())
+        self.ctx.status_message.emit(
+            f"Imported '{info.name}': {info.n_classes} classes, {info.image_size} px, {counts}"
+        )
+        return True
+
+    # configuration ------------------------------------------------------------------------------
+    def budget(self) -> BudgetValues:
+        def opt(s: QDoubleSpinBox) -> float | None:
+            return s.value() or None
+
+        mp = opt(self.params_spin)
+        return BudgetValues(
+            opt(self.energy_spin),
+            opt(self.time_spin),
+            opt(self.memory_spin),
+            int(mp * 1e6) if mp else None,
+        )
+
+    def base_config(self, model: str, pretrained: bool | None = None) -> TrainConfig:
+        b = self.budget()
+        return TrainConfig(
+            dataset=self.dataset_name() or "",
+            model=model,
+            epochs=self.epochs_spin.value(),
+            batch_size=self.batch_spin.value(),
+            lr=self.lr_spin.value(),
+            seed=self.seed_spin.value(),
+            device=self.device_combo.currentData() or "auto",
+            data_fraction=self.fraction_spin.value(),
+            pretrained=self.pretrained_check.isChecked() if pretrained is None else pretrained,
+            class_weights=self.class_weights_combo.currentText(),
+            budget_energy_wh=b.energy_wh,
+            budget_time_min=b.time_min,
+            budget_memory_mb=b.memory_mb,
+        )
+
+    # recommendation -----------------------------------------------------------------------------
+    def recommend(self) -> None:
+        try:
+            from pepr_desktop.core import recommend as rec
+        except ImportError:
+            show_error(
+                self,
+                "Recommend",
+                "The recommender is not part of this build; type a model name to train instead.",
+            )
+            return
+        name = self.dataset_name()
+        if not name:
+            show_error(self, "Recommend", "Choose a dataset first.")
+            return
+        b = self.budget()
+        budget = rec.Budget(b.energy_wh, b.time_min, b.memory_mb, b.max_params)
+        cfg = self.base_config("", pretrained=False)
+        by = self.by_combo.currentText()
+        path = self.ctx.store.path
+
+        def task(progress: Any, should_stop: Any) -> Any:
+            from pepr_desktop.core.store import Store
+
+            with Store(path) as store:
+                info = datasets.resolve(name, store)
+                return rec.recommend(
+                    info,
+                    store,
+                    budget,
+                    cfg,
+                    by=by,
+                    top=10,
+                    progress=lambda *a, **k: progress(a if len(a) != 1 else a[0]),
+                    should_stop=should_stop,
+                )
+
+        self.table.setRowCount(0)
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("probing costs on this machine…")
+        self.ctx.tasks.start(task)
+
+    def _on_task_busy(self, busy: bool) -> None:
+        self.recommend_btn.setEnabled(not busy)
+        self.cancel_btn.setEnabled(busy)
+        if not busy:
+            self.progress.setRange(0, 100)
+
+    def _on_progress(self, p: Any) -> None:
+        text = None
+        if isinstance(p, tuple) and len(p) >= 2 and all(isinstance(v, (int, float)) for v in p[:2]):
+            done, total = p[0], p[1]
+            text = p[2] if len(p) > 2 else None
+            if total:
+                self.progress.setRange(0, 1000)
+                self.progress.setValue(int(1000 * done / total))
+        elif isinstance(p, float) and 0 <= p <= 1:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(p * 1000))
+        else:
+            text = p
+        if text:
+            self.progress.setFormat(f"{text}  %p%" if self.progress.maximum() else str(text))
+
+    def _on_task_error(self, message: str) -> None:
+        self.progress.setFormat("failed")
+        show_error(self, "Recommendation failed", message)
+
+    def _on_recommendation(self, rec: Any) -> None:
+        cands = list(getattr(rec, "candidates", rec) or [])
+        self.show_candidates(cands)
+        self.progress.setRange(0, 100)
+        self.progress.setValue(100)
+        self.progress.setFormat(f"{len(cands)} candidates")
+
+    def show_candidates(self, cands: list[Any]) -> None:
+        self.candidates = cands
+        self.table.setSortingEnabled(False)
+        self.table.setRowCount(len(cands))
+        for r, c in enumerate(cands):
+            pm = getattr(c, "predicted_time_s", None)
+            values = [
+                c.model,
+                (c.params or 0) / 1e6 if getattr(c, "params", None) else None,
+                getattr(c, "pretrained", False),
+                pm / 60 if pm is not None else None,
+                getattr(c, "predicted_energy_wh", None),
+                getattr(c, "predicted_memory_mb", None),
+                getattr(c, "expected_acc", None),
+                getattr(c, "expected_pepr", None),
+                getattr(c, "fits", None),
+                getattr(c, "why", "") or getattr(c, "acc_source", ""),
+            ]
+            for col, v in enumerate(values):
+                item = QTableWidgetItem(fmt(v))
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    item.setData(Qt.ItemDataRole.EditRole, float(v))
+                item.setData(Qt.ItemDataRole.UserRole, r)
+                if col == 8 and v is False:
+                    item.setForeground(Qt.GlobalColor.red)
+                self.table.setItem(r, col, item)
+        self.table.setSortingEnabled(True)
+
+    # queueing -----------------------------------------------------------------------------------
+    def selected_configs(self) -> list[TrainConfig]:
+        rows = sorted({i.row() for i in self.table.selectedIndexes()})
+        cfgs = []
+        for row in rows:
+            idx = self.table.item(row, 0).data(Qt.ItemDataRole.UserRole)
+            c = self.candidates[idx]
+            cfgs.append(self.base_config(c.model, pretrained=bool(getattr(c, "pretrained", False))))
+        typed = self.model_edit.text().strip()
+        if typed:
+            cfgs.append(self.base_config(typed))
+        return cfgs
+
+    def queue_selected(self) -> None:
+        if not self.dataset_name():
+            show_error(self, "Train", "Choose a dataset first.")
+            return
+        cfgs = self.selected_configs()
+        if not cfgs:
+            show_error(
+                self,
+                "Train",
+                "Select one or more candidates in the table, or type a model name, then Train.",
+            )
+            return
+        try:
+            for c in cfgs:
+                c.validate()
+        except UserError as exc:
+            show_error(self, "Train", str(exc))
+            return
+        self.train_requested.emit(cfgs)
+
+
+def _safe_name(stem: str) -> str:
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", stem)
+    return name if name[:1].isalpha() else f"d_{name}"

@@ -1,0 +1,264 @@
+"""Every stored run in a sortable, filterable table, with rename, tag, delete and details."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pepr_desktop.core.errors import UserError
+from pepr_desktop.gui.context import AppContext, show_error
+
+COLUMNS = (
+    ("id", "ID"),
+    ("name", "Name"),
+    ("dataset", "Dataset"),
+    ("model", "Model"),
+    ("status", "Status"),
+    ("test_acc", "Test acc."),
+    ("energy_wh", "Energy (Wh)"),
+    ("train_time_s", "Time (s)"),
+    ("peak_mem_mb", "Memory (MB)"),
+    ("epochs", "Epochs"),
+    ("tags", "Tags"),
+    ("created", "Date"),
+)
+NUMERIC = {"id", "test_acc", "energy_wh", "train_time_s", "peak_mem_mb"}
+
+
+def run_value(run: dict[str, Any], key: str) -> Any:
+    if key == "energy_wh":
+        return run["energy_j"] / 3600 if run.get("energy_j") is not None else None
+    if key == "epochs":
+        return f"{run.get('epochs_done') or 0}/{run.get('epochs_planned') or '?'}"
+    if key == "created":
+        ts = run.get("created_at")
+        return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else ""
+    return run.get(key)
+
+
+def _text(key: str, v: Any) -> str:
+    if v is None:
+        return "n/a" if key in NUMERIC else ""
+    if isinstance(v, float):
+        return f"{v:.4f}" if key in ("test_acc", "energy_wh") else f"{v:.1f}"
+    return str(v)
+
+
+class RunsView(QWidget):
+    open_compare = Signal(list)  # run ids
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.model = QStandardItemModel(0, len(COLUMNS), self)
+        self.model.setHorizontalHeaderLabels([c[1] for c in COLUMNS])
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.proxy.setFilterKeyColumn(-1)
+        self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
+        self._build()
+        ctx.runs_changed.connect(self.refresh)
+        self.refresh()
+
+    def _build(self) -> None:
+        root = QVBoxLayout(self)
+        bar = QHBoxLayout()
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter runs (model, dataset, status, tag…)")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(self.proxy.setFilterFixedString)
+        self.status_combo = QComboBox()
+        self.status_combo.addItems(
+            ["all", "finished", "stopped", "failed", "interrupted", "running"]
+        )
+        self.status_combo.currentTextChanged.connect(lambda _t: self.refresh())
+        bar.addWidget(self.filter_edit, 1)
+        bar.addWidget(QLabel("Status"))
+        bar.addWidget(self.status_combo)
+        self.details_btn = QPushButton("Details…")
+        self.rename_btn = QPushButton("Rename…")
+        self.tag_btn = QPushButton("Tags…")
+        self.compare_btn = QPushButton("Compare selected")
+        self.delete_btn = QPushButton("Delete…")
+        self.delete_btn.setObjectName("danger")
+        self.details_btn.clicked.connect(self.show_details)
+        self.rename_btn.clicked.connect(self.rename)
+        self.tag_btn.clicked.connect(self.edit_tags)
+        self.compare_btn.clicked.connect(lambda: self.open_compare.emit(self.selected_ids()))
+        self.delete_btn.clicked.connect(self.delete)
+        for b in (
+            self.details_btn,
+            self.rename_btn,
+            self.tag_btn,
+            self.compare_btn,
+            self.delete_btn,
+        ):
+            bar.addWidget(b)
+        root.addLayout(bar)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setAlternatingRowColors(True)
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        hh.setStretchLastSection(True)
+        self.table.doubleClicked.connect(lambda _i: self.show_details())
+        root.addWidget(self.table, 1)
+        self.count_label = QLabel()
+        root.addWidget(self.count_label)
+
+    def refresh(self) -> None:
+        status = self.status_combo.currentText()
+        runs = self.ctx.store.runs(status=None if status == "all" else status)
+        self.model.setRowCount(0)
+        for run in runs:
+            items = []
+            for key, _ in COLUMNS:
+                v = run_value(run, key)
+                it = QStandardItem(_text(key, v))
+                it.setData(
+                    v if v is not None else (float("-inf") if key in NUMERIC else ""),
+                    Qt.ItemDataRole.UserRole,
+                )
+                if key in NUMERIC:
+                    it.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if key == "status" and run.get("message"):
+                    it.setToolTip(run["message"])
+                items.append(it)
+            self.model.appendRow(items)
+        self.count_label.setText(f"{len(runs)} run(s) in {self.ctx.store.path}")
+
+    def run_ids(self) -> list[int]:
+        """Ids in the table's current (sorted, filtered) order."""
+        return [
+            int(self.proxy.index(r, 0).data(Qt.ItemDataRole.UserRole))
+            for r in range(self.proxy.rowCount())
+        ]
+
+    def selected_ids(self) -> list[int]:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        return [int(self.proxy.index(r, 0).data(Qt.ItemDataRole.UserRole)) for r in rows]
+
+    def select_ids(self, ids: list[int]) -> None:
+        self.table.clearSelection()
+        sel = self.table.selectionModel()
+        for r in range(self.proxy.rowCount()):
+            if int(self.proxy.index(r, 0).data(Qt.ItemDataRole.UserRole)) in ids:
+                sel.select(
+                    self.proxy.index(r, 0),
+                    sel.SelectionFlag.Select | sel.SelectionFlag.Rows,
+                )
+
+    def _one(self) -> int | None:
+        ids = self.selected_ids()
+        if len(ids) != 1:
+            show_error(self, "Runs", "Select exactly one run first.")
+            return None
+        return ids[0]
+
+    def rename(self) -> None:
+        rid = self._one()
+        if rid is None:
+            return
+        run = self.ctx.store.get_run(rid)
+        name, ok = QInputDialog.getText(self, "Rename run", "Name:", text=run.get("name") or "")
+        if ok:
+            self.ctx.store.update_run(rid, name=name.strip())
+            self.ctx.runs_changed.emit()
+
+    def edit_tags(self) -> None:
+        rid = self._one()
+        if rid is None:
+            return
+        run = self.ctx.store.get_run(rid)
+        tags, ok = QInputDialog.getText(
+            self, "Tags", "Comma-separated tags:", text=run.get("tags") or ""
+        )
+        if ok:
+            clean = ", ".join(t.strip() for t in tags.split(",") if t.strip())
+            self.ctx.store.update_run(rid, tags=clean)
+            self.ctx.runs_changed.emit()
+
+    def delete(self) -> None:
+        ids = self.selected_ids()
+        if not ids:
+            show_error(self, "Runs", "Select the runs to delete first.")
+            return
+        if self.ctx.training.busy:
+            running = {r["id"] for r in self.ctx.store.runs(status="running")}
+            if running & set(ids):
+                show_error(self, "Runs", "A selected run is training; stop it before deleting it.")
+                return
+        answer = QMessageBox.question(
+            self,
+            "Delete runs",
+            f"Delete {len(ids)} run(s) ({', '.join(map(str, ids))}) with their epochs and meter "
+            "samples? This cannot be undone.",
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            for rid in ids:
+                self.ctx.store.delete_run(rid)
+        except UserError as exc:
+            show_error(self, "Delete failed", str(exc))
+        self.ctx.runs_changed.emit()
+
+    def show_details(self) -> None:
+        rid = self._one()
+        if rid is None:
+            return
+        RunDetails(self.ctx, rid, self).exec()
+
+
+class RunDetails(QDialog):
+    """A run's configuration, totals and per-epoch table as text (selectable, copyable)."""
+
+    def __init__(self, ctx: AppContext, run_id: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        run = ctx.store.get_run(run_id)
+        self.setWindowTitle(f"Run {run_id}: {run['model']} on {run['dataset']}")
+        self.resize(720, 520)
+        lay = QVBoxLayout(self)
+        text = QPlainTextEdit()
+        text.setReadOnly(True)
+        lines = [f"{k}: {v}" for k, v in run.items() if k != "config"]
+        lines += ["", "config:", json.dumps(run.get("config"), indent=2), "", "epochs:"]
+        for e in ctx.store.epochs(run_id):
+            lines.append(
+                f"  {e['epoch'] + 1}: loss {e['train_loss']:.4f}  val_acc {e['val_acc']}  "
+                f"test_acc {e['test_acc']}  {e['seconds']:.1f} s  energy_j {e['energy_j']}  "
+                f"({e['energy_method']})"
+            )
+        text.setPlainText("\n".join(lines))
+        lay.addWidget(text)
+        box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        box.rejected.connect(self.reject)
+        lay.addWidget(box)
+        self.text = text

@@ -1,0 +1,276 @@
+"""The one module that moves core work off the GUI thread (napari/Orange style).
+
+A core generator or function runs in a QThread; what it yields crosses back as queued Qt signals,
+so views only ever touch widgets on the GUI thread. Commands go the other way through thread-safe
+objects: `core.train.Control` for pause/resume/stop of a training run, a flag for other tasks.
+
+Each worker thread opens its own `Store`: sqlite connections belong to the thread that made them.
+Batch events are coalesced to at most one every `BATCH_EMIT_S` so a fast model cannot flood the GUI
+thread's event queue; every other event (epochs, meter samples, the end of a run) is forwarded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from pepr_desktop.core.errors import UserError
+from pepr_desktop.core.events import BatchEnded, RunFinished
+from pepr_desktop.core.train import Control, TrainConfig
+
+log = logging.getLogger(__name__)
+
+BATCH_EMIT_S = 0.05
+MeterFactoryGetter = Callable[[], Any]
+
+
+class _Job(QObject):
+    """Runs `body(emit)` once in its thread; reports errors as signals, never as tracebacks."""
+
+    emitted = Signal(object)
+    user_error = Signal(str)
+    crashed = Signal(str)
+    result = Signal(object)
+    done = Signal()
+
+    def __init__(self, body: Callable[[Callable[[Any], None]], Any]) -> None:
+        super().__init__()
+        self._body = body
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            self.result.emit(self._body(self.emitted.emit))
+        except UserError as exc:
+            self.user_error.emit(str(exc))
+        except Exception as exc:  # a bug: log it fully, show one line
+            log.exception("background task failed")
+            self.crashed.emit(f"{type(exc).__name__}: {exc}")
+        finally:
+            self.done.emit()
+
+
+def _start(job: _Job, owner: QObject) -> QThread:
+    """Start `job` in a new thread. The caller must keep a reference to `job` until it is done:
+    a parentless QObject dies with its Python wrapper."""
+    thread = QThread(owner)
+    job.moveToThread(thread)
+    thread.started.connect(job.run)
+    job.done.connect(thread.quit)
+    thread.finished.connect(job.deleteLater)
+    thread.finished.connect(thread.deleteLater)
+    thread.start()
+    return thread
+
+
+class TrainingWorker(QObject):
+    """Trains a queue of configurations one after another on a worker thread.
+
+    Signals carry core events (`RunStarted`, `BatchEnded`, `EpochEnded`, `MeterSample`,
+    `RunFinished`) unchanged. `stop()` stops the current run within one batch and drops the rest
+    of the queue; the stopped run keeps its finished epochs in the store.
+    """
+
+    event = Signal(object)
+    queue_changed = Signal(list)  # list[TrainConfig] still waiting
+    user_error = Signal(str)  # e.g. an unknown model: no run was created
+    crashed = Signal(str)
+    busy_changed = Signal(bool)
+
+    def __init__(
+        self,
+        db_path: Callable[[], Path],
+        meter_factory: MeterFactoryGetter | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._db_path = db_path
+        self._meter_factory = meter_factory or (lambda: None)
+        self._lock = threading.Lock()
+        self._queue: deque[TrainConfig] = deque()
+        self._control: Control | None = None
+        self._thread: QThread | None = None
+        self._busy = False
+        self._factory: Any = None
+        self._path: Path | None = None
+
+    # commands (GUI thread) ---------------------------------------------------------------------
+    def enqueue(self, configs: list[TrainConfig]) -> None:
+        # Read settings here, on the GUI thread; the worker only uses the captured values.
+        factory, db_path = self._meter_factory(), self._db_path()
+        with self._lock:
+            self._factory, self._path = factory, db_path
+            self._queue.extend(configs)
+            start = not self._busy
+            if start:
+                self._busy = True
+        self.queue_changed.emit(self.pending())
+        if start:
+            self.busy_changed.emit(True)
+            job = _Job(self._loop)
+            job.emitted.connect(self.event)
+            job.user_error.connect(self.user_error)
+            job.crashed.connect(self.crashed)
+            job.done.connect(self._on_done)
+            self._job = job
+            self._thread = _start(job, self)
+
+    def pending(self) -> list[TrainConfig]:
+        with self._lock:
+            return list(self._queue)
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    @property
+    def paused(self) -> bool:
+        c = self._control
+        return bool(c and c.paused)
+
+    def pause(self) -> None:
+        if self._control:
+            self._control.pause()
+
+    def resume(self) -> None:
+        if self._control:
+            self._control.resume()
+
+    def stop(self, reason: str = "user") -> None:
+        """Stop the current run (within one batch) and drop the queue."""
+        with self._lock:
+            self._queue.clear()
+            control = self._control
+        if control:
+            control.stop(reason)
+        self.queue_changed.emit([])
+
+    def wait(self, timeout_ms: int = 60_000) -> bool:
+        """Block until the worker thread ends (used when closing the window)."""
+        t = self._thread
+        if t is None:
+            return True
+        try:
+            return t.wait(timeout_ms)
+        except RuntimeError:  # the QThread was already deleted
+            return True
+
+    @Slot()
+    def _on_done(self) -> None:
+        with self._lock:
+            busy = self._busy  # True when an enqueue already started the next thread
+        if not busy:
+            self.busy_changed.emit(False)
+            self.queue_changed.emit(self.pending())
+
+    # worker thread -------------------------------------------------------------------------------
+    def _loop(self, emit: Callable[[Any], None]) -> None:
+        from pepr_desktop.core.store import Store
+
+        released = False
+        store = None
+        try:
+            store = Store(self._path)
+            while True:
+                with self._lock:
+                    if not self._queue:
+                        self._busy = False  # an enqueue from now on starts a new thread
+                        self._control = None
+                        released = True
+                        return
+                    cfg = self._queue.popleft()
+                    control = self._control = Control()
+                self.queue_changed.emit(self.pending())
+                try:
+                    self._run_one(cfg, store, control, emit)
+                except UserError as exc:  # before the run existed: nothing stored
+                    self.user_error.emit(f"{cfg.model}: {exc}")
+        finally:
+            if not released:  # an error ended the loop: drop the queue, free the worker
+                with self._lock:
+                    self._queue.clear()
+                    self._busy = False
+                    self._control = None
+            if store is not None:
+                store.close()
+
+    def _run_one(self, cfg: TrainConfig, store: Any, control: Control, emit: Callable) -> None:
+        from pepr_desktop.core.runner import execute
+
+        factory = self._factory
+        last_batch = 0.0
+        pending_batch: BatchEnded | None = None
+        for ev in execute(cfg, store, meter_factory=factory, control=control):
+            if isinstance(ev, BatchEnded):
+                now = time.monotonic()
+                if now - last_batch < BATCH_EMIT_S and ev.batch < ev.batches:
+                    pending_batch = ev
+                    continue
+                last_batch, pending_batch = now, None
+            elif pending_batch is not None and isinstance(ev, RunFinished):
+                emit(pending_batch)
+                pending_batch = None
+            emit(ev)
+
+
+class TaskWorker(QObject):
+    """Runs one function off the GUI thread: `fn(progress, should_stop)` -> result.
+
+    Used for the recommender and other slow, cancellable queries. `progress(obj)` may be called
+    from the worker thread; it arrives on the GUI thread as the `progress` signal.
+    """
+
+    progress = Signal(object)
+    finished_ok = Signal(object)
+    user_error = Signal(str)
+    crashed = Signal(str)
+    busy_changed = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._cancel = threading.Event()
+        self._thread: QThread | None = None
+        self._busy = False
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    def start(self, fn: Callable[[Callable[[Any], None], Callable[[], bool]], Any]) -> None:
+        if self._busy:
+            raise RuntimeError("a task is already running")
+        self._cancel.clear()
+        self._busy = True
+        self.busy_changed.emit(True)
+        job = _Job(lambda emit: fn(emit, self._cancel.is_set))
+        job.emitted.connect(self.progress)
+        job.result.connect(self.finished_ok)
+        job.user_error.connect(self.user_error)
+        job.crashed.connect(self.crashed)
+        job.done.connect(self._on_done)
+        self._job = job
+        self._thread = _start(job, self)
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def wait(self, timeout_ms: int = 30_000) -> bool:
+        t = self._thread
+        if t is None:
+            return True
+        try:
+            return t.wait(timeout_ms)
+        except RuntimeError:
+            return True
+
+    @Slot()
+    def _on_done(self) -> None:
+        self._busy = False
+        self.busy_changed.emit(False)

@@ -1,0 +1,46 @@
+"""GUI tests run headless; each test gets its own database, settings file and cache."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PEPR_DB", str(tmp_path / "pepr.sqlite"))
+    monkeypatch.setenv("PEPR_SETTINGS", str(tmp_path / "settings.ini"))
+    monkeypatch.setenv("PEPR_CACHE", str(tmp_path / "cache"))
+    return tmp_path
+
+
+@pytest.fixture
+def dialogs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Record QMessageBox warnings/criticals instead of blocking on them."""
+    from PySide6.QtWidgets import QMessageBox
+
+    seen: list[tuple[str, str]] = []
+
+    def record(_parent, title, text, *a, **k):
+        seen.append((title, text))
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "warning", record)
+    monkeypatch.setattr(QMessageBox, "critical", record)
+    return seen
+
+
+@pytest.fixture
+def window(qtbot, isolated, dialogs):
+    from pepr_desktop.gui.main_window import MainWindow
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    yield win
+    win.ctx.training.stop()
+    win.ctx.training.wait(60_000)
