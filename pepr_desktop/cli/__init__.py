@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "pepr_desktop.cli.score_cmds",
     "pepr_desktop.cli.model_io_cmds",
     "pepr_desktop.cli.meter_cmds",
+    "pepr_desktop.cli.resume_cmds",
     "pepr_desktop.cli.sweep_cmds",
 )
 

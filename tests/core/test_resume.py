@@ -1,0 +1,125 @@
+"""Resume: a run stopped after epoch 1 and resumed ends exactly where an uninterrupted run ends."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pepr_desktop.cli import main
+from pepr_desktop.core.errors import UserError
+from pepr_desktop.core.events import EpochEnded, RunFinished
+from pepr_desktop.core.runner import checkpoint_path, execute
+from pepr_desktop.core.store import Store
+from pepr_desktop.core.train import Control, TrainConfig
+from tests.conftest import TINY_MODEL
+
+METRICS = ("train_loss", "val_acc", "val_auc", "val_bacc", "test_acc", "test_auc", "test_bacc")
+
+
+def _cfg() -> TrainConfig:
+    # lr high enough that the weights move visibly each epoch: a resume that restored the wrong
+    # state (fresh optimiser, other batch order, other RNG) would not match to 1e-6.
+    return TrainConfig(
+        dataset="sample", model=TINY_MODEL, epochs=2, data_fraction=0.1, lr=3e-3, seed=7,
+        device="cpu",
+    )  # fmt: skip
+
+
+def _stop_after_first_epoch(store: Store) -> int:
+    control = Control()
+    final = None
+    for ev in execute(_cfg(), store, control=control):
+        if isinstance(ev, EpochEnded) and ev.epoch == 0:
+            control.stop("user")
+        if isinstance(ev, RunFinished):
+            final = ev
+    assert final is not None and final.status == "stopped", final
+    assert store.get_run(final.run_id)["epochs_done"] == 1
+    return final.run_id
+
+
+def _figures(store: Store, run_id: int) -> list[dict[str, float]]:
+    return [{k: e[k] for k in ("epoch", *METRICS)} for e in store.epochs(run_id)]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, float]]:
+    store = Store(tmp_path_factory.mktemp("ref") / "ref.sqlite")
+    final = list(execute(_cfg(), store))[-1]
+    assert final.status == "finished", final.message
+    figures = _figures(store, final.run_id)
+    assert [f["epoch"] for f in figures] == [0, 1]
+    store.close()
+    return figures
+
+
+def _assert_same(got: list[dict[str, float]], want: list[dict[str, float]]) -> None:
+    assert [g["epoch"] for g in got] == [w["epoch"] for w in want]
+    for g, w in zip(got, want):
+        for k in METRICS:
+            if w[k] is None:
+                assert g[k] is None, (g["epoch"], k)
+            else:
+                assert g[k] == pytest.approx(w[k], abs=1e-6), (g["epoch"], k, g[k], w[k])
+
+
+def test_stopped_run_resumed_matches_uninterrupted(store: Store, reference) -> None:
+    run_id = _stop_after_first_epoch(store)
+    assert checkpoint_path(store, run_id).is_file()
+    events = list(execute(_cfg(), store, resume_run_id=run_id))
+    assert events[-1].status == "finished", events[-1].message
+    assert [e.epoch for e in events if isinstance(e, EpochEnded)] == [1]  # epoch 0 not redone
+    run = store.get_run(run_id)
+    assert run["status"] == "finished" and run["epochs_done"] == 2 and run["message"] == ""
+    assert len(store.runs()) == 1  # resumed in place, no second run
+    _assert_same(_figures(store, run_id), reference)
+    assert run["test_acc"] == pytest.approx(reference[-1]["test_acc"], abs=1e-6)
+
+
+def test_interrupted_run_resumes_via_cli(tmp_path: Path, reference, capsys) -> None:
+    db = tmp_path / "cli.sqlite"
+    store = Store(db)
+    run_id = _stop_after_first_epoch(store)
+    # as if the process had died: the next open of the store marks it, the CLI resumes it
+    store.update_run(run_id, status="interrupted", reason="crash")
+    store.close()
+    code = main(["--db", str(db), "resume", str(run_id), "--no-meter", "--json"])
+    out = capsys.readouterr().out
+    assert code == 0
+    run = json.loads(out)
+    assert run["id"] == run_id and run["status"] == "finished" and run["epochs_done"] == 2
+    _assert_same(_figures(Store(db), run_id), reference)
+
+
+def test_resume_without_checkpoint_restarts_from_epoch_zero(store: Store, reference) -> None:
+    run_id = _stop_after_first_epoch(store)
+    checkpoint_path(store, run_id).unlink()  # e.g. killed between the commit and the checkpoint
+    events = list(execute(_cfg(), store, resume_run_id=run_id))
+    assert [e.epoch for e in events if isinstance(e, EpochEnded)] == [0, 1]
+    _assert_same(_figures(store, run_id), reference)
+
+
+@pytest.mark.parametrize("status", ["finished", "failed", "running"])
+def test_non_resumable_statuses_are_refused(status: str, tmp_path: Path, capsys) -> None:
+    db = tmp_path / "s.sqlite"
+    store = Store(db)
+    run_id = store.create_run(dataset="sample", model=TINY_MODEL, config=_cfg().to_dict())
+    store.update_run(run_id, status=status)
+    before = list(store.db.conn.iterdump())
+    with pytest.raises(UserError, match=f"run {run_id} is {status}; only interrupted or stopped"):
+        list(execute(_cfg(), store, resume_run_id=run_id))
+    store.close()
+    code = main(["--db", str(db), "resume", str(run_id), "--no-meter"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert f"is {status}" in err
+    after = Store(db)
+    assert list(after.db.conn.iterdump()) == before
+
+
+def test_unknown_run_id_is_one_line(tmp_path: Path, capsys) -> None:
+    code = main(["--db", str(tmp_path / "u.sqlite"), "resume", "42", "--no-meter"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no run with id 42" in err and err.count("\n") == 1
