@@ -9,6 +9,7 @@ whose images would take gigabytes to load whole.
 from __future__ import annotations
 
 import logging
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,30 +64,64 @@ class DatasetPreview:
 def _array_header(zf: zipfile.ZipFile, key: str) -> tuple[Any, tuple[int, ...], int]:
     """(open member, shape, dtype itemsize) of an array in an .npz, positioned after its header."""
     fh = zf.open(f"{key}.npy")
+    try:
+        shape, itemsize = _read_header(fh, key)
+    except BaseException:
+        fh.close()
+        raise
+    return fh, shape, itemsize
+
+
+def _stored_member(path: Path, zf: zipfile.ZipFile, key: str) -> Any:
+    """A raw file handle at the start of an uncompressed member's data (np.savez writes these),
+    so seeks are real seeks; None for a compressed member."""
+    info = zf.getinfo(f"{key}.npy")
+    if info.compress_type != zipfile.ZIP_STORED:
+        return None
+    fh = open(path, "rb")  # noqa: SIM115  (closed by the caller)
+    fh.seek(info.header_offset)
+    local = fh.read(30)  # local file header; name and extra lengths at bytes 26-29
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    fh.seek(info.header_offset + 30 + name_len + extra_len)
+    return fh
+
+
+def _read_header(fh: Any, key: str) -> tuple[tuple[int, ...], int]:
     version = np.lib.format.read_magic(fh)
     if version == (1, 0):
         shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
     else:
         shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
     if fortran or dtype != np.uint8:
-        fh.close()
         raise DataError(f"{key} is not a C-ordered uint8 array; import the dataset again.")
-    return fh, tuple(shape), dtype.itemsize
+    return tuple(shape), dtype.itemsize
 
 
 def read_rows(path: Path, key: str, rows: list[int]) -> list[np.ndarray]:
     """Images `rows` of array `key` in an .npz, read by seeking instead of loading the array."""
     with zipfile.ZipFile(path) as zf:
+        raw = _stored_member(path, zf, key)
+        if raw is not None:
+            with raw:
+                shape, itemsize = _read_header(raw, key)
+                return _rows_from(raw, raw.tell(), shape, itemsize, rows)
         fh, shape, itemsize = _array_header(zf, key)
-        with fh:
-            start = fh.tell()
-            row_shape = shape[1:]
-            row_bytes = int(np.prod(row_shape)) * itemsize
-            out: dict[int, np.ndarray] = {}
-            for r in sorted(set(rows)):  # forward seeks only: cheap even on a deflated member
-                fh.seek(start + r * row_bytes)
-                buf = fh.read(row_bytes)
-                out[r] = np.frombuffer(buf, dtype=np.uint8).reshape(row_shape).copy()
+        with fh:  # compressed: forward seeks decompress through, in bounded memory
+            return _rows_from(fh, fh.tell(), shape, itemsize, rows)
+
+
+def _rows_from(
+    fh: Any, start: int, shape: tuple[int, ...], itemsize: int, rows: list[int]
+) -> list[np.ndarray]:
+    row_shape = shape[1:]
+    row_bytes = int(np.prod(row_shape)) * itemsize
+    out: dict[int, np.ndarray] = {}
+    for r in sorted(set(rows)):  # in file order: only forward seeks
+        if not 0 <= r < shape[0]:
+            raise DataError(f"image {r} is out of range (the array holds {shape[0]} images).")
+        fh.seek(start + r * row_bytes)
+        buf = fh.read(row_bytes)
+        out[r] = np.frombuffer(buf, dtype=np.uint8).reshape(row_shape).copy()
     return [out[r] for r in rows]
 
 

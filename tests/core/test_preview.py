@@ -32,13 +32,16 @@ def test_samples_are_seeded_and_other_split(pneumonia_npz) -> None:
     assert a.class_names == ["0", "1"]  # no names given: the label values
 
 
-def test_read_rows_keeps_requested_order(tmp_path) -> None:
+@pytest.mark.parametrize("save", [np.savez, np.savez_compressed])
+def test_read_rows_keeps_requested_order(tmp_path, save) -> None:
     x = np.arange(5 * 4 * 4 * 3, dtype=np.uint8).reshape(5, 4, 4, 3)
     path = tmp_path / "a.npz"
-    np.savez_compressed(path, train_images=x)  # a deflated member: seek reads through
-    got = read_rows(path, "train_images", [4, 0, 2])
-    for r, im in zip([4, 0, 2], got):
+    save(path, val_images=x[:2], train_images=x)  # stored (raw seeks) or deflated member
+    got = read_rows(path, "train_images", [4, 0, 2, 4])
+    for r, im in zip([4, 0, 2, 4], got):
         np.testing.assert_array_equal(im, x[r])
+    with pytest.raises(DataError, match="out of range"):
+        read_rows(path, "train_images", [5])
 
 
 def test_tiny_and_missing_class_warnings() -> None:
