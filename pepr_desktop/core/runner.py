@@ -276,7 +276,12 @@ def run_events(
         if not isinstance(exc, UserError):
             log.exception("run %s failed", run_id)
         status, reason, message = "failed", "error", failure_message(exc)
-    yield RunFinished(run_id, status, reason, message)
+    evaluation = None
+    if status == "finished":  # per-class test figures of the final model (issue 13)
+        from pepr_desktop.core.evaluation import safe_evaluate
+
+        evaluation = safe_evaluate(prepared, run_id, cfg.eval_batch_size)
+    yield RunFinished(run_id, status, reason, message, evaluation)
 
 
 def record_events(recorder: _RunRecorder, events: Iterator[Event]) -> Iterator[Event]:
@@ -301,6 +306,8 @@ def record_events(recorder: _RunRecorder, events: Iterator[Event]) -> Iterator[E
         finished = RunFinished(run_id, "failed", "error", failure_message(exc))
     if finished is None:
         finished = RunFinished(run_id, "failed", "error", "the run ended without a result")
+    if finished.evaluation is not None:  # stored before the status says finished
+        store.update_run(run_id, evaluation=finished.evaluation)
     _close(store, recorder, run_id, finished.status, finished.reason, finished.message)
     yield finished
 
