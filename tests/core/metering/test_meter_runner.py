@@ -93,7 +93,9 @@ def test_real_meters_store_energy_co2_and_samples(tmp_path: Path) -> None:
     assert eps[0]["extra"]["projection"]["time_s"] > eps[0]["seconds"]
     assert "projection" not in eps[1]["extra"]  # nothing left to project after the last epoch
     samples = store.samples(done.run_id)
-    assert len(samples) >= 3 and all(s["power_w"] > 0 for s in samples)
+    assert samples and all(s["power_w"] > 0 for s in samples)
+    energies = [s["energy_j"] for s in samples]
+    assert energies == sorted(energies) and energies[-1] <= run["energy_j"]
 
 
 def test_factory_meters_a_gpu_run_with_the_cpu_side(monkeypatch, tmp_path: Path) -> None:

@@ -31,6 +31,14 @@ class ConstPower(PowerMeter):
         self.closed = True
 
 
+def wait_for(cond, timeout: float = 10.0) -> None:
+    """Poll instead of sleeping a fixed time: the test machine may be heavily loaded."""
+    t_end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < t_end, "condition not reached in time"
+        time.sleep(0.01)
+
+
 def meter_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "pepr-meter"]
 
@@ -43,7 +51,7 @@ def test_clean_start_and_stop_no_thread_left() -> None:
     s = SampledSession([cpu, dram], period_s=0.05)
     s.start(7)
     assert s.alive and len(meter_threads()) == before + 1
-    time.sleep(0.3)
+    wait_for(lambda: len(s._queue) >= 3)
     t0 = time.perf_counter()
     total = s.stop()
     assert time.perf_counter() - t0 < 1.0  # no hang
@@ -87,7 +95,7 @@ def test_failing_meter_marks_energy_unavailable_and_sampling_goes_on() -> None:
         m.open()  # read 1
     s = SampledSession([bad, good], period_s=0.03)
     s.start(3)  # read 2
-    time.sleep(0.3)
+    wait_for(lambda: bool(s.tracks[0].failed) and len(s._queue) >= 3)
     w = s.close_window()
     assert s.alive  # the thread survived the exception
     samples = s.drain_samples()
@@ -118,7 +126,7 @@ def test_undrained_queue_is_bounded(monkeypatch) -> None:
     m.open()
     s = SampledSession([m], period_s=0.01)
     s.start(1)
-    time.sleep(0.2)
+    wait_for(lambda: m.reads >= 12)
     s.stop()
     assert len(s.drain_samples()) == 5
 
