@@ -129,6 +129,8 @@ def run_jobs(
     ray = import_ray()
     control = control or Control()
     connected = connect(spec.address)
+    gens: dict[int, Any] = {}
+    live = 0
     try:
         _check_fits(ray, spec)
         arrays_ref = ray.put(arrays)  # once; every task gets the same object
@@ -138,7 +140,6 @@ def run_jobs(
         settings = spec.meter_settings()
         threads = max(1, int(spec.num_cpus))
         out: queue.Queue = queue.Queue()
-        gens = {}
         for index, cfg in jobs:
             gens[index] = task.remote(cfg.to_dict(), arrays_ref, settings, threads, job_fn)
             threading.Thread(target=_pump, args=(ray, index, gens[index], out), daemon=True).start()
@@ -147,7 +148,9 @@ def run_jobs(
             if control.stopped and not cancelled:
                 cancelled = True
                 for g in gens.values():
-                    ray.cancel(g)
+                    # force: a running task is only told to stop at its next event otherwise;
+                    # the driver marks the run stopped either way
+                    ray.cancel(g, force=True)
             try:
                 index, item = out.get(timeout=POLL_S)
             except queue.Empty:
@@ -157,6 +160,9 @@ def run_jobs(
                 continue
             yield index, item
     finally:
+        if live:  # the consumer went away (closed, Ctrl-C, an error): no orphan tasks
+            for g in gens.values():
+                ray.cancel(g, force=True)
         if connected:
             ray.shutdown()
 

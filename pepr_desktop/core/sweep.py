@@ -317,6 +317,9 @@ class SweepDriver:
         if isinstance(item, JobLost):
             if job.status not in ("queued", "running"):
                 return None  # the run already ended; the stream closing after it says nothing
+            if job.status == "queued" and item.status == "stopped":
+                job.status = "stopped"  # cancelled before it started: no run to show
+                return SweepUpdate(index, item, self.progress())
             return self._end(job, item.status, item.reason, item.message)
         if job.run_id is None:  # an event before JobPlaced cannot happen; be safe anyway
             log.warning("job %d sent %s before it was placed", index, type(item).__name__)
