@@ -244,3 +244,17 @@ def test_ray_stop_cancels_running_jobs(ray_local, store: Store) -> None:
     started = [j for j in s["jobs"] if j["run_id"] is not None]
     assert started and all(j["status"] == "stopped" for j in started), s["jobs"]
     assert all(j["status"] in ("stopped", "pending") for j in s["jobs"])
+
+
+def test_compare_warns_on_mixed_devices_and_methods() -> None:
+    from pepr_desktop.core.compare import compare_runs
+
+    base = {"dataset": "sample", "status": "finished", "test_acc": 0.8, "energy_j": 10.0}
+    runs = [
+        {**base, "id": 1, "device": "cpu", "device_name": "x86", "energy_method": "rapl"},
+        {**base, "id": 2, "device": "cuda", "device_name": "A100", "energy_method": "nvml"},
+    ]
+    notes = compare_runs(runs, "energy").notes
+    assert "warning: runs on different devices: cpu (x86), cuda (A100)" in notes
+    assert "warning: energy measured with different methods: nvml, rapl" in notes
+    assert not any("warning" in n for n in compare_runs(runs[:1] * 2, "energy").notes)
