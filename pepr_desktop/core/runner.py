@@ -6,6 +6,7 @@ persisting them, so whatever consumes the stream sees only what is already safe 
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -197,12 +198,20 @@ def execute(
         ck = checkpoint_path(store, run_id)
         if ck.is_file():
             start_epoch, state = load_checkpoint(ck, prepared)
-        store.update_run(run_id, status="running", reason="", message="")
         import os
 
         import psutil
 
-        store.update_run(run_id, pid=os.getpid(), pid_started=psutil.Process().create_time())
+        # one write: status and owner change together, so no other process opening the store in
+        # between can see a `running` run with the dead owner's pid and mark it interrupted
+        store.update_run(
+            run_id,
+            status="running",
+            reason="",
+            message="",
+            pid=os.getpid(),
+            pid_started=psutil.Process().create_time(),
+        )
     else:
         run_id = store.create_run(
             dataset=cfg.dataset,
@@ -237,7 +246,34 @@ def failure_message(exc: BaseException) -> str:
     """The one line a failed run keeps as its message."""
     if isinstance(exc, UserError):
         return str(exc)
-    return _oom_message(exc) if _is_oom(exc) else f"{type(exc).__name__}: {exc}"
+    if _is_oom(exc):
+        return _oom_message(exc)
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return (
+            f"no space left on the disk ({exc.filename or 'writing a file'}); free some space and "
+            "start the run again (the epochs stored so far are kept)."
+        )
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+
+
+def _log_failure(run_id: int, exc: BaseException, what: str) -> None:
+    """A traceback only for what may be a bug; known causes (a user's mistake, out of memory, a
+    full disk, a store error) get one line, so the CLI's stderr stays readable."""
+    if isinstance(exc, UserError) or _is_oom(exc) or isinstance(exc, OSError):
+        log.error("run %s %s: %s", run_id, what, failure_message(exc))
+    else:
+        log.exception("run %s %s", run_id, what)
+    if _is_oom(exc):  # give the memory back so the next run in this process can use it
+        import gc
+
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except Exception:
+            log.debug("could not empty the CUDA cache", exc_info=True)
 
 
 def run_events(
@@ -273,8 +309,7 @@ def run_events(
     except KeyboardInterrupt:
         status, reason, message = "stopped", "interrupt", "stopped by Ctrl-C"
     except Exception as exc:
-        if not isinstance(exc, UserError):
-            log.exception("run %s failed", run_id)
+        _log_failure(run_id, exc, "failed")
         status, reason, message = "failed", "error", failure_message(exc)
     evaluation = None
     if status == "finished":  # per-class test figures of the final model (issue 13)
@@ -301,7 +336,7 @@ def record_events(recorder: _RunRecorder, events: Iterator[Event]) -> Iterator[E
         _close(store, recorder, run_id, "stopped", "closed", "the consumer closed the run")
         raise
     except Exception as exc:  # recording failed (disk full, locked database)
-        log.exception("run %s failed while recording", run_id)
+        _log_failure(run_id, exc, "failed while recording")
         getattr(events, "close", lambda: None)()
         finished = RunFinished(run_id, "failed", "error", failure_message(exc))
     if finished is None:
@@ -315,8 +350,17 @@ def record_events(recorder: _RunRecorder, events: Iterator[Event]) -> Iterator[E
 def _close(
     store: Store, recorder: _RunRecorder, run_id: int, status: str, reason: str, message: str
 ) -> None:
-    recorder.flush()
-    store.update_run(run_id, status=status, reason=reason, message=message)
+    """Record the run's ending. A store that fails here (disk still full, locked) is logged, not
+    raised: the caller's RunFinished keeps the first error, and the next open of the store marks
+    the run `interrupted` once this process is gone."""
+    try:
+        recorder.flush()
+    except Exception as exc:  # samples are the least valuable part: keep closing
+        log.error("run %s: meter samples not stored: %s", run_id, failure_message(exc))
+    try:
+        store.update_run(run_id, status=status, reason=reason, message=message)
+    except Exception as exc:  # see above
+        log.error("run %s: final status %s not stored: %s", run_id, status, failure_message(exc))
 
 
 RunRecorder = _RunRecorder  # public names for drivers that record a remote stream (core/sweep.py)

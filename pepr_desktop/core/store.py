@@ -242,21 +242,40 @@ class Store:
         conn = self.db.conn
         try:
             conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StoreError(
-                f"database {self.path} is locked by another program ({exc}); close it or try again."
-            ) from None
+        except sqlite3.Error as exc:
+            raise self.write_error(exc) from None
         try:
             yield
+        except sqlite3.Error as exc:  # disk full, locked, read-only: one line, what to do
+            _rollback(conn)
+            raise self.write_error(exc) from None
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         else:
             try:
                 conn.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                conn.execute("ROLLBACK")
-                raise StoreError(f"could not write to {self.path} ({exc}).") from None
+            except sqlite3.Error as exc:
+                _rollback(conn)
+                raise self.write_error(exc) from None
+
+    def write_error(self, exc: sqlite3.Error) -> StoreError:
+        """A failed write as a one-line StoreError that names the cause and the fix."""
+        text = str(exc).lower()
+        if "full" in text:
+            return StoreError(
+                f"could not write to {self.path}: the disk is full; free some space and try "
+                "again (what was stored before is kept)."
+            )
+        if "locked" in text or "busy" in text:
+            return StoreError(
+                f"database {self.path} is locked by another program ({exc}); close it or try again."
+            )
+        if "readonly" in text or "read-only" in text:
+            return StoreError(
+                f"database {self.path} is read-only; make it writable or choose another with --db."
+            )
+        return StoreError(f"could not write to {self.path} ({exc}); check the disk and the file.")
 
     def close(self) -> None:
         self.db.conn.close()
@@ -420,6 +439,14 @@ def _v1_to_v2(db: sqlite_utils.Database) -> None:
 
 
 MIGRATIONS: dict[int, Any] = {1: _v1_to_v2}  # from version -> function bringing it to version+1
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """ROLLBACK unless SQLite already rolled back itself (it does on SQLITE_FULL): a failing
+    rollback must not replace the error that caused it."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
 
 
 def _encode(v: Any) -> Any:

@@ -363,8 +363,12 @@ def save_checkpoint(path: Path, p: Prepared, epoch: int, state: dict[str, Any]) 
     }
     if p.device.startswith("cuda"):
         payload["cuda_rng"] = torch.cuda.get_rng_state(torch.device(p.device))
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
+        raise
 
 
 def load_checkpoint(path: Path, p: Prepared) -> tuple[int, dict[str, Any]]:
