@@ -103,7 +103,12 @@ def model_spec(store: Any, run_id: int) -> ModelSpec:
             f"run {run_id} has no saved model (status {run['status']}, {run.get('epochs_done')} "
             "epochs); only runs that completed an epoch with checkpoints on can be used."
         )
-    cfg = TrainConfig.from_dict(run["config"])
+    try:
+        cfg = TrainConfig.from_dict(run["config"])
+    except (TypeError, AttributeError):
+        raise UserError(
+            f"run {run_id} has no usable training settings stored; it cannot be rebuilt."
+        ) from None
     info = datasets.resolve(cfg.dataset, store)
     data_size = int(info.image_size)
     mean, std = [0.5] * info.channels, [0.5] * info.channels  # as core/train.py `prepare`
