@@ -22,6 +22,7 @@ def _isolated_user_files(tmp_path_factory: pytest.TempPathFactory, monkeypatch) 
     base = tmp_path_factory.mktemp("user")
     monkeypatch.setenv("PEPR_DB", str(base / "default.sqlite"))
     monkeypatch.setenv("PEPR_CACHE", str(base / "cache"))
+    monkeypatch.setenv("PEPR_LOG_DIR", str(base / "logs"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 

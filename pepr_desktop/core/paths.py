@@ -24,7 +24,9 @@ def cache_dir() -> Path:
 
 
 def log_dir() -> Path:
-    return Path(_dirs.user_log_dir)
+    """The rotating log file's folder (`PEPR_LOG_DIR` overrides)."""
+    env = os.environ.get("PEPR_LOG_DIR")
+    return Path(env).expanduser() if env else Path(_dirs.user_log_dir)
 
 
 def config_dir() -> Path:

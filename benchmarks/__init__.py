@@ -1,0 +1,1 @@
+"""Performance benchmarks (not tests): `python -m benchmarks [--quick]` runs them all."""
