@@ -96,9 +96,15 @@ def import_dataset(
     else:
         raise DataError(f"{path}: no such file or folder; give a .npz file or an image folder.")
     target = store.data_dir / "datasets" / f"{name}.npz"
+    existed = target.exists()
     data.write_npz(arrays, target)
     info = data.info_for_arrays(name, "imported", target, arrays)
     row = info.to_dict()
     row["original"] = str(path.resolve())
-    store.add_dataset(row)
+    try:
+        store.add_dataset(row)
+    except BaseException:
+        if not existed:  # the database refused it (locked, full): leave no orphan file
+            target.unlink(missing_ok=True)
+        raise
     return info

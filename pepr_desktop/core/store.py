@@ -170,6 +170,8 @@ class Store:
                 self.db.execute("PRAGMA synchronous=NORMAL")
                 self._migrate()
                 self.mark_stale_runs()
+        except sqlite3.OperationalError as exc:  # locked, read-only, disk full
+            raise self.write_error(exc) from None
         except sqlite3.DatabaseError as exc:
             raise StoreError(
                 f"{p} cannot be used as a PePR database ({exc}); choose another file with --db."
@@ -178,9 +180,12 @@ class Store:
     def _check_sqlite(self) -> None:
         try:
             self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError as exc:  # locked by a program in rollback-journal mode
+            raise self.write_error(exc) from None
         except sqlite3.DatabaseError:
             raise StoreError(
-                f"{self.path} is not a SQLite database; choose another file with --db."
+                f"{self.path} is not a SQLite database (or it is damaged); choose another file "
+                "with --db."
             ) from None
 
     def _writable_check(self) -> None:
