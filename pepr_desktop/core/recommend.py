@@ -12,8 +12,9 @@ Three steps, cheapest first:
    epochs x batches + evaluation; energy is that time x a power figure (see `power_estimate`).
    Before each probe the time is bounded from below by the best training FLOP/s measured so far
    on models of comparable compute (tiny models are overhead-bound, so their FLOP/s says nothing
-   about big ones); a model that cannot fit even at twice that speed is not probed. Probing stops at a deadline so a
-   recommendation stays under a minute; probe results are cached per machine, device and shape.
+   about big ones); a model that cannot fit even at twice that speed is not probed. Probing
+   stops at a deadline so a recommendation stays under a minute; probe results are cached per
+   machine, device and shape.
 3. **Rank** the candidates that fit every budget by expected PePR = acc / (1 + R_n) over that set
    (R = energy, time, memory or CO2 by `by`). Expected accuracy comes from the user's own runs on
    this dataset, else the PePR paper's final-epoch test accuracy (`test_09`) in the nearest
@@ -61,6 +62,7 @@ OPTIMIZER_BYTES_PER_PARAM = 16  # fp32 weights + gradients + Adam's two moments
 CPU_WATTS_PER_CORE = 10.0  # used only when the metering package offers no power figure
 DEFAULT_CARBON_G_PER_KWH = 475.0  # IEA world average 2019; only scales co2 (ranking = energy)
 SAFETY_THROUGHPUT = 2.0  # a model may train this much faster than the best FLOP/s seen so far
+MAX_UPSCALE = 4  # models needing a larger input than this x the image size are not offered
 COMPARABLE_SCALE = 0.25  # FLOP/s seen on models >= this share of a model's FLOPs bound its time
 
 
@@ -299,6 +301,7 @@ class ProbeResult:
     eval_s_per_image: float
     mem_mb: float  # growth of RSS (CPU) or reserved CUDA memory during the steps
     source: str = "measured"
+    cold_s: float = 0.0  # once per run: the first (cold) step and evaluation pass cost this more
 
 
 @cache
@@ -358,7 +361,7 @@ def probe(
     lr: float = 5e-4,
     warmup: int = 2,
     max_steps: int = 5,
-    max_step_time_s: float = 1.5,
+    max_step_time_s: float = 1.0,
 ) -> ProbeResult:
     """Time warm training steps of `name` exactly as the trainer runs them (uint8 batch gathered
     by index, normalised and resized on the device, Adam) and measure peak memory."""
@@ -392,6 +395,7 @@ def probe(
         model.train()
         loss_sum = torch.zeros((), device=device)
         times: list[float] = []
+        first_step = 0.0
         for i in range(warmup + max_steps):
             idx = torch.randperm(n_pool, generator=g)[:batch_size].to(device)
             sync()
@@ -404,28 +408,31 @@ def probe(
             loss_sum += loss.detach() * len(idx)
             sync()
             dt = time.perf_counter() - t0
-            if i >= warmup:
-                times.append(dt)
-                if len(times) >= 2 and sum(times) > max_step_time_s * 2:
+            if i == 0:
+                first_step = dt
+            if i >= warmup or (i > 0 and dt > max_step_time_s):
+                times.append(dt)  # a slow model: its second step is warm enough
+                if sum(times) > max_step_time_s * 2:
                     break
         model.eval()
         eb = max(1, min(eval_batch_size, 128))
         xe = pool[:eb] if eb <= n_pool else pool.repeat((eb + n_pool - 1) // n_pool, 1, 1, 1)[:eb]
         eval_times = []
         with torch.inference_mode():
-            for i in range(3):
+            for _ in range(2):
                 sync()
                 t0 = time.perf_counter()
                 torch.softmax(model(norm(xe)).float(), 1).cpu()
                 sync()
-                if i:
-                    eval_times.append((time.perf_counter() - t0) / len(xe))
+                eval_times.append(time.perf_counter() - t0)
     if cuda:
         mem = (torch.cuda.max_memory_reserved(torch.device(device)) - reserved0) / 2**20
     else:
         mem = (rss.peak - rss0) / 2**20
     del model, opt
-    return ProbeResult(statistics.median(times), statistics.median(eval_times), max(mem, 0.0))
+    step = statistics.median(times)
+    cold = max(0.0, first_step - step) + max(0.0, eval_times[0] - eval_times[1])
+    return ProbeResult(step, eval_times[1] / len(xe), max(mem, 0.0), cold_s=cold)
 
 
 class ProbeCache(catalog.FactsCache):
@@ -465,9 +472,28 @@ def hub_reachable(timeout: float = 1.5) -> bool:
 # ------------------------------------------------------------------ recommend
 
 
-def _train_count(info: DatasetInfo, cfg: TrainConfig) -> int:
-    n = int((info.split_sizes or {}).get("train", 0))
-    return max(info.n_classes, round(n * cfg.data_fraction)) if n else 0
+def split_sizes(info: DatasetInfo) -> dict[str, int]:
+    """Images per split: recorded at import, else counted from the file's label arrays."""
+    if info.split_sizes:
+        return {k: int(v) for k, v in info.split_sizes.items()}
+    if info.path is not None and Path(info.path).is_file():
+        import numpy as np
+
+        with np.load(info.path) as z:
+            return {
+                s: len(z[f"{s}_labels"])
+                for s in ("train", "val", "test")
+                if f"{s}_labels" in z.files
+            }
+    raise UserError(
+        f"the size of dataset '{info.name}' is unknown (not downloaded yet?); train or import it "
+        "once, then ask again."
+    )
+
+
+def _train_count(sizes: dict[str, int], n_classes: int, cfg: TrainConfig) -> int:
+    n = sizes.get("train", 0)
+    return max(n_classes, round(n * cfg.data_fraction)) if n else 0
 
 
 def _batches(n: int, bs: int) -> int:
@@ -511,17 +537,16 @@ def recommend(
     native = info.image_size
     size = cfg.image_size or native
     c, k = info.channels, info.n_classes
-    n_train = _train_count(info, cfg)
-    n_eval = int((info.split_sizes or {}).get("val", 0)) + int(
-        (info.split_sizes or {}).get("test", 0)
-    )
+    sizes = split_sizes(info)
+    n_train = _train_count(sizes, k, cfg)
+    n_eval = sizes.get("val", 0) + sizes.get("test", 0)
     n_batches = _batches(n_train, cfg.batch_size)
     if power_w is not None:
         power_source = f"your setting: {power_w:g} W"
     else:
         power_w, power_source = power_estimate(device)
     intensity, _ = carbon_intensity()
-    dataset_mb = sum((info.split_sizes or {}).values()) * c * native * native / 2**20 * 2
+    dataset_mb = sum(sizes.values()) * c * native * native / 2**20 * 2
     import psutil
 
     base_mb = 0.0 if device.startswith("cuda") else psutil.Process().memory_info().rss / 2**20
@@ -533,7 +558,7 @@ def recommend(
     for name in pool:
         e = catalog.entry(name)
         if e is None:
-            todo.append((0.0, name, size))
+            todo.append((math.inf, name, size))
             continue
         approx = e.approx_params(k)
         if budget.max_params is not None and approx * 0.9 > budget.max_params:
@@ -557,7 +582,18 @@ def recommend(
             skipped.append({"model": name, "why": "does not run at any input size tried"})
             continue
         in_size = size if cfg.image_size or e.min_size <= size else e.min_size
-        todo.append((e.approx_flops(in_size) or 0.0, name, in_size))
+        if in_size > MAX_UPSCALE * size:
+            skipped.append(
+                {
+                    "model": name,
+                    "why": (
+                        f"needs >= {in_size} px input: more than {MAX_UPSCALE}x the images' "
+                        f"{size} px"
+                    ),
+                }
+            )
+            continue
+        todo.append((e.approx_flops(in_size) or math.inf, name, in_size))
     todo.sort()
 
     # 2. exact facts, then probe in ascending FLOPs until the deadline
@@ -649,12 +685,14 @@ def recommend(
                     {
                         "step_s": pr.step_s,
                         "eval_s_per_image": pr.eval_s_per_image,
+                        "cold_s": pr.cold_s,
                         "mem_mb": pr.mem_mb,
                     },
                 )
             if step_flops and pr.step_s > 0:
                 seen_speed.append((step_flops, step_flops / pr.step_s))
             t_pred = cfg.epochs * (n_batches * pr.step_s + n_eval * pr.eval_s_per_image)
+            t_pred += pr.cold_s
             energy = power_w * t_pred / 3600 if power_w else None
             pretrained, note = _pretrained_choice(f, cfg, want_pretrained, online, online_state)
             a, src = acc[name]
