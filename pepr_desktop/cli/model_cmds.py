@@ -54,6 +54,20 @@ def register(sub: Any) -> None:
         help="seconds to spend probing (default 40)",
     )
     r.add_argument("--json", action="store_true", help="JSON output")
+    t = r.add_argument_group("recipe search (--tune)")
+    t.add_argument(
+        "--tune",
+        action="store_true",
+        help="then try a few training recipes on the top candidates with short runs and keep "
+        "the best by validation (never test)",
+    )
+    t.add_argument(
+        "--tune-min", type=positive_float, metavar="X", help="search budget in minutes (default 5)"
+    )
+    t.add_argument("--tune-models", type=positive_int, default=2, metavar="K", help="top K (2)")
+    t.add_argument(
+        "--tune-epochs", type=positive_int, default=2, metavar="N", help="epochs per trial (2)"
+    )
     from pepr_desktop.cli.train_cmds import add_training_options
 
     add_training_options(r)
@@ -116,6 +130,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
+    from pepr_desktop.cli.train_cmds import quality_options
     from pepr_desktop.core import datasets
     from pepr_desktop.core.recommend import Budget, recommend
     from pepr_desktop.core.train import TrainConfig
@@ -136,6 +151,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         pretrained=args.pretrained,
         weights=args.weights,
         class_weights=args.class_weights,
+        **quality_options(args),
     ).validate()
 
     def progress(done: int, total: int, name: str) -> None:
@@ -157,8 +173,12 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         )
     if not args.json and sys.stderr.isatty():
         print(file=sys.stderr)
+    tuned = _tune(args, info, cfg, rec) if args.tune else None
     if args.json:
-        print_json(clean_for_json(rec.to_dict()))
+        data = rec.to_dict()
+        if tuned is not None:
+            data["tune"] = tuned.to_dict()
+        print_json(clean_for_json(data))
         return 0
     print(rec.message)
     s = rec.settings
@@ -203,4 +223,50 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         print(f"- {c.model}: {c.why}")
     if rec.skipped:
         print(f"({len(rec.skipped)} catalogue models not probed or excluded; --json lists why)")
+    if tuned is not None:
+        _print_tune(tuned, cfg)
     return 0
+
+
+def _tune(args: argparse.Namespace, info: Any, cfg: Any, rec: Any) -> Any:
+    from pepr_desktop.core.tune import tune_recommended
+
+    minutes = args.tune_min or 5.0
+    if not args.json:
+        print(f"tuning: up to {minutes:g} min, top {args.tune_models} candidates", file=sys.stderr)
+    return tune_recommended(
+        info,
+        cfg,
+        rec.candidates,
+        budget_s=minutes * 60,
+        top=args.tune_models,
+        trial_epochs=args.tune_epochs,
+    )
+
+
+def _print_tune(res: Any, cfg: Any) -> None:
+    print(
+        f"recipe search: spent {res.spent_s:.0f} s of {res.budget_s:.0f} s"
+        + ("" if res.spent_energy_j is None else f", {res.spent_energy_j / 3600:.3g} Wh")
+        + f"; {res.trial_epochs}-epoch trials, chosen by {res.metric} (the test split is never "
+        "read)"
+    )
+    print_table(
+        [
+            [t.model, t.recipe, t.status, t.score, t.epochs_done, f"{t.seconds:.0f}", t.note[:50]]
+            for t in res.trials
+        ],
+        ["model", "recipe", "status", res.metric, "epochs", "s", "note"],
+    )
+    if res.best is None:
+        print("no trial finished within the search budget; give more --tune-min.")
+        return
+    b = res.best
+    flags = " ".join(
+        (f"--{k.replace('_', '-')}" if v else "")
+        if isinstance(v, bool)
+        else f"--{k.replace('_', '-')} {v}"
+        for k, v in b.overrides.items()
+    ).strip()
+    print(f"best: {b.model} with {b.recipe} ({res.metric} {b.score:.4f}); train it with:")
+    print(f"  pepr train --data {cfg.dataset} --model {b.model} --epochs {cfg.epochs} {flags}")

@@ -226,10 +226,12 @@ def _print_exclusions(st: Any, performance: str, resources: list[str]) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from pepr_desktop.core.compare import compare_runs, load_runs
+    from pepr_desktop.core.epoch_pepr import for_runs
 
     with open_store(args, readonly=True) as store:
         runs = load_runs(store, args.run_ids)
-    table = compare_runs(runs, args.resource, allow_mixed=args.allow_mixed)
+        table = compare_runs(runs, args.resource, allow_mixed=args.allow_mixed)
+        epochs_table = for_runs(store, runs)
     plot = None
     if args.plot:
         from pepr_desktop.core.plot import plot_comparison
@@ -238,6 +240,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.json:
         data = table.to_dict()
         data["plot"] = str(plot) if plot else None
+        data["epoch_pepr"] = epochs_table.to_dict()
         print_json(clean_for_json(data))
         return 0
 
@@ -273,9 +276,35 @@ def cmd_compare(args: argparse.Namespace) -> int:
             print(f"run {row.run_id}: not scored for {res}: {why}")
     for note in table.notes:
         print(f"note: {note}")
+    _print_epoch_optimum(epochs_table)
     if plot:
         print(f"plot written to {plot}")
     return 0
+
+
+def _print_epoch_optimum(t: Any) -> None:
+    """The epoch count that maximises each run's PePR (issue 12)."""
+    print(
+        f"PePR-optimal epochs (PePR by {t.resource} if stopped after each epoch; every run's "
+        f"epochs form one comparison set; {t.basis}):"
+    )
+    print_table(
+        [
+            [
+                c.key,
+                c.model,
+                f"{c.best_epochs} of {c.epochs}" if c.best_epochs else "n/a",
+                c.performance[c.best_epochs - 1] if c.best_epochs else None,
+                _sig(c.resource[c.best_epochs - 1]) if c.best_epochs else "n/a",
+                None if c.best_pepr is None else f"{c.best_pepr:.4f}",
+                None if c.final_pepr is None else f"{c.final_pepr:.4f}",
+            ]
+            for c in t.curves
+        ],
+        ["run", "model", "best epochs", "acc then", f"{t.resource} ({t.unit})", "PePR", "final"],
+    )
+    for note in t.notes:
+        print(f"note: {note}")
 
 
 def _sig(v: float | None) -> str:
@@ -314,11 +343,29 @@ def cmd_paper(args: argparse.Namespace) -> int:
         )
         print(f"`pepr paper --experiment NAME` lists one experiment's models. Source: {CITATION}")
         return 0
+    from pepr_desktop.core.epoch_pepr import for_paper
+
     models = sorted(models, key=lambda m: (m.experiment, m.rank[key], m.model))
     if args.top:
         models = [m for m in models if m.rank[key] <= args.top]
+    ep = {}  # (experiment, model) -> PePR-optimal epoch count by energy
+    ep_basis = ""
+    for exp in sorted({m.experiment for m in models}):
+        t = for_paper(exp, "energy")
+        ep_basis = t.basis
+        ep.update({(exp, c.key): c for c in t.curves})
     if args.json:
-        print_json([m.to_dict() for m in models])
+        out = []
+        for m in models:
+            c = ep.get((m.experiment, m.model))
+            out.append(
+                m.to_dict()
+                | {
+                    "pepr_optimal_epochs_E": c.best_epochs if c else None,
+                    "pepr_optimal_epochs_E_basis": ep_basis,
+                }
+            )
+        print_json(out)
         return 0
     body = [
         [
@@ -331,6 +378,7 @@ def cmd_paper(args: argparse.Namespace) -> int:
             f"{m.train_time_s:.1f}",
             f"{m.mem_gb:.2f}",
             *(f"{m.pepr[k]:.4f}" + ("*" if m.pareto[k] else "") for k in ("E", "C", "T", "M")),
+            _best_epochs(ep.get((m.experiment, m.model))),
         ]
         for m in models
     ]
@@ -350,7 +398,18 @@ def cmd_paper(args: argparse.Namespace) -> int:
             "PePR-C",
             "PePR-T",
             "PePR-M",
+            "best epochs E",
         ],
+    )
+    print(
+        "best epochs E: the epoch count (of 10) that maximises PePR-E if each model had stopped "
+        f"there, all models' epochs as one comparison set; {ep_basis}."
     )
     print(f"* on the Pareto front of accuracy vs that resource. Source: {CITATION}")
     return 0
+
+
+def _best_epochs(c: Any) -> str:
+    if c is None or c.best_epochs is None:
+        return "n/a"
+    return f"{c.best_epochs} ({c.best_pepr:.4f})"

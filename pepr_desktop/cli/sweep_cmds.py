@@ -101,6 +101,7 @@ def _meter_settings(args: argparse.Namespace) -> Any:
 
 
 def _new_spec(args: argparse.Namespace, store: Any) -> Any:
+    from pepr_desktop.cli.train_cmds import quality_options
     from pepr_desktop.core.sweep import make_spec
     from pepr_desktop.core.train import TrainConfig
 
@@ -123,6 +124,7 @@ def _new_spec(args: argparse.Namespace, store: Any) -> Any:
         budget_energy_wh=args.energy_wh,
         budget_time_min=args.time_min,
         budget_memory_mb=args.memory_mb,
+        **quality_options(args),
     )
     models: list[Any] = list(args.models or [])
     if args.recommended:

@@ -49,6 +49,56 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
         default="none",
         help="auto: weight the loss by inverse class frequency (imbalanced data)",
     )
+    q = p.add_argument_group("training quality (defaults keep the paper's protocol)")
+    q.add_argument(
+        "--sampler",
+        choices=("shuffle", "balanced"),
+        default="shuffle",
+        help="balanced: draw every class equally often (imbalanced data)",
+    )
+    q.add_argument(
+        "--augment",
+        choices=("none", "light"),
+        default="none",
+        help="light: random flips and small affine on the device",
+    )
+    q.add_argument(
+        "--schedule",
+        choices=("constant", "cosine", "onecycle"),
+        default="constant",
+        help="learning-rate schedule, stepped per batch (default constant)",
+    )
+    q.add_argument(
+        "--label-smoothing", type=float, default=0.0, metavar="X", help="e.g. 0.1 (default 0)"
+    )
+    q.add_argument(
+        "--early-stop",
+        action="store_true",
+        help="stop when more epochs no longer pay for their energy (docs/training.md)",
+    )
+    q.add_argument(
+        "--early-stop-patience", type=positive_int, default=2, metavar="N", help="epochs (2)"
+    )
+    q.add_argument(
+        "--early-stop-min-gain",
+        type=float,
+        default=0.01,
+        metavar="X",
+        help="validation accuracy gain per Wh that further epochs must buy (0.01)",
+    )
+
+
+def quality_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The TrainConfig fields of the training-quality options (issue 12)."""
+    return {
+        "sampler": args.sampler,
+        "augment": args.augment,
+        "schedule": args.schedule,
+        "label_smoothing": args.label_smoothing,
+        "early_stop": args.early_stop,
+        "early_stop_patience": args.early_stop_patience,
+        "early_stop_min_gain": args.early_stop_min_gain,
+    }
 
 
 def add_meter_options(p: argparse.ArgumentParser) -> None:
@@ -222,6 +272,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         budget_energy_wh=args.energy_wh,
         budget_time_min=args.time_min,
         budget_memory_mb=args.memory_mb,
+        **quality_options(args),
     )
     return run_and_report(
         args,

@@ -305,7 +305,9 @@ def run_events(
             state=state,
         )
     except StopRun as stop:
-        status, reason, message = "stopped", stop.reason, stop.message
+        # an energy-aware early stop is a complete run (not resumable), with its reason kept
+        status = "finished" if stop.reason == "early_stop" else "stopped"
+        reason, message = stop.reason, stop.message
     except KeyboardInterrupt:
         status, reason, message = "stopped", "interrupt", "stopped by Ctrl-C"
     except Exception as exc:

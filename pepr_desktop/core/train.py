@@ -50,6 +50,14 @@ class TrainConfig:
     budget_energy_wh: float | None = None
     budget_time_min: float | None = None
     budget_memory_mb: float | None = None
+    # training quality (issue 12); the defaults keep the paper's protocol
+    augment: str = "none"  # "none" or "light" (flips + small affine, on the device)
+    schedule: str = "constant"  # "constant", "cosine" or "onecycle" (stepped per batch)
+    label_smoothing: float = 0.0
+    sampler: str = "shuffle"  # "shuffle" or "balanced" (classes drawn equally often)
+    early_stop: bool = False  # energy-aware early stopping (core/early_stop.py)
+    early_stop_patience: int = 2
+    early_stop_min_gain: float = 0.01  # validation metric gain per Wh that more epochs must buy
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> TrainConfig:
@@ -70,6 +78,22 @@ class TrainConfig:
             raise UserError(f"image size must be 8-1024 px, not {self.image_size!r}.")
         if self.class_weights not in ("none", "auto"):
             raise UserError(f"class weights must be 'none' or 'auto', not {self.class_weights!r}.")
+        for label, value, choices in (
+            ("augment", self.augment, ("none", "light")),
+            ("schedule", self.schedule, ("constant", "cosine", "onecycle")),
+            ("sampler", self.sampler, ("shuffle", "balanced")),
+        ):
+            if value not in choices:
+                raise UserError(f"{label} must be one of {', '.join(choices)}, not {value!r}.")
+        ls = self.label_smoothing
+        if not (isinstance(ls, (int, float)) and math.isfinite(ls) and 0 <= ls < 1):
+            raise UserError(f"label smoothing must be in [0, 1), e.g. 0.1, not {ls!r}.")
+        positive_int("early-stop patience", self.early_stop_patience, 1000)
+        mg = self.early_stop_min_gain
+        if not (isinstance(mg, (int, float)) and math.isfinite(mg) and mg >= 0):
+            raise UserError(
+                f"early-stop minimum gain must be a number >= 0 (per Wh), not {mg!r}."
+            )
         if not isinstance(self.seed, int) or self.seed < 0:
             raise UserError(f"seed must be a non-negative whole number, not {self.seed!r}.")
         for label, value in (
@@ -294,7 +318,7 @@ class Prepared:
     loss_fn: Any
     train: Tensors
     val: Tensors
-    test: Tensors
+    test: Tensors | None  # None when a caller (the tuner) must not see the test split
     norm: Normalizer
     device: str
     params: int
@@ -314,7 +338,11 @@ def prepare(cfg: TrainConfig, arrays: Any) -> Prepared:
     keep = stratified_subset(arrays.labels["train"], cfg.data_fraction, cfg.seed)
     train = to_tensors(arrays.images["train"][keep], arrays.labels["train"][keep], device)
     val = to_tensors(arrays.images["val"], arrays.labels["val"], device)
-    test = to_tensors(arrays.images["test"], arrays.labels["test"], device)
+    test = (
+        to_tensors(arrays.images["test"], arrays.labels["test"], device)
+        if "test" in arrays.images
+        else None
+    )
     size = cfg.image_size or arrays.image_size[0]
     model = build_model(
         cfg.model,
@@ -337,7 +365,7 @@ def prepare(cfg: TrainConfig, arrays: Any) -> Prepared:
     return Prepared(
         model=model,
         optimizer=torch.optim.Adam(model.parameters(), lr=cfg.lr),
-        loss_fn=torch.nn.CrossEntropyLoss(weight=weight),
+        loss_fn=torch.nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing),
         train=train,
         val=val,
         test=test,
@@ -390,13 +418,20 @@ def load_checkpoint(path: Path, p: Prepared) -> tuple[int, dict[str, Any]]:
         ) from None
 
 
-def _batches(n: int, batch_size: int, seed: int, epoch: int, device: str) -> list[Any]:
+def _batches(
+    n: int, batch_size: int, seed: int, epoch: int, device: str, weights: Any = None
+) -> list[Any]:
     """A seeded permutation per epoch (so a resumed run sees the same order); a trailing batch of
-    one image is dropped because batch norm cannot train on it."""
+    one image is dropped because batch norm cannot train on it. With per-image `weights` (the
+    balanced sampler) n indices are drawn with replacement in proportion to them, from the same
+    (seed, epoch) generator, so resume still reproduces the run."""
     import torch
 
     g = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    perm = torch.randperm(n, generator=g).to(device)
+    if weights is not None:
+        perm = torch.multinomial(weights, n, replacement=True, generator=g).to(device)
+    else:
+        perm = torch.randperm(n, generator=g).to(device)
     chunks = list(perm.split(batch_size))
     if len(chunks) > 1 and len(chunks[-1]) == 1:
         chunks.pop()
@@ -423,6 +458,20 @@ def train(
     state = dict(state or {})
     mem = PeakMemory(p.device)
     batches_per_epoch = len(_batches(len(p.train), cfg.batch_size, cfg.seed, 0, "cpu"))
+    from pepr_desktop.core.augment import Augmenter
+    from pepr_desktop.core.schedules import build_schedule
+
+    augmenter = Augmenter(cfg.augment, p.device)
+    sample_w = balanced_weights(p.train.y) if cfg.sampler == "balanced" else None
+    schedule = build_schedule(
+        cfg.schedule,
+        p.optimizer,
+        base_lr=cfg.lr,
+        epochs=cfg.epochs,
+        steps_per_epoch=batches_per_epoch,
+    )
+    if schedule is not None:
+        schedule.seek(start_epoch)
     yield RunStarted(
         run_id,
         cfg.model,
@@ -444,18 +493,21 @@ def train(
             p.model.train()
             loss_sum = torch.zeros((), device=p.device)
             seen = 0
-            chunks = _batches(len(p.train), cfg.batch_size, cfg.seed, epoch, p.device)
+            chunks = _batches(len(p.train), cfg.batch_size, cfg.seed, epoch, p.device, sample_w)
+            augmenter.start_epoch(cfg.seed, epoch)
             for b, idx in enumerate(chunks, 1):
                 if control.paused:
                     ep_paused += control.wait_while_paused()
                 if control.stopped:
                     raise StopRun(control.stop_reason or "user")
-                xb = p.norm(p.train.x[idx])
+                xb = augmenter(p.norm(p.train.x[idx]))
                 yb = p.train.y[idx]
                 p.optimizer.zero_grad(set_to_none=True)
                 loss = p.loss_fn(p.model(xb), yb)
                 loss.backward()
                 p.optimizer.step()
+                if schedule is not None:
+                    schedule.after_batch()
                 loss_sum += loss.detach() * len(idx)  # stays on the device: no sync per batch
                 seen += len(idx)
                 now = time.perf_counter()
@@ -471,7 +523,11 @@ def train(
                     "rate."
                 )
             metrics: dict[str, float | None] = {}
+            if schedule is not None:
+                schedule.after_epoch()
             for split_name, split in (("val", p.val), ("test", p.test)):
+                if split is None:  # the tuner trains without the test split
+                    continue
                 for k, v in evaluate(p.model, split, p.norm, cfg.eval_batch_size).items():
                     metrics[f"{split_name}_{k}"] = v
             paused_total += ep_paused
@@ -486,6 +542,8 @@ def train(
             state["train_time_s"] = time.perf_counter() - run_t0 - paused_total
             if window.energy_j is not None:
                 state["energy_j"] = state.get("energy_j", 0.0) + window.energy_j
+            state["val_history"] = [*state.get("val_history", []), metrics.get("val_acc")]
+            state["energy_history"] = [*state.get("energy_history", []), window.energy_j]
             yield EpochEnded(
                 run_id=run_id,
                 epoch=epoch,
@@ -508,10 +566,31 @@ def train(
                 reason = budget_exceeded(cfg, state, epoch + 1 - start_epoch, seconds, peak)
                 if reason:
                     raise StopRun("budget", f"stopped before exceeding the budget ({reason})")
+                if cfg.early_stop:
+                    from pepr_desktop.core.early_stop import decide
+
+                    decision = decide(
+                        state["val_history"],
+                        state["energy_history"],
+                        patience=cfg.early_stop_patience,
+                        min_gain_per_wh=cfg.early_stop_min_gain,
+                    )
+                    if decision.stop:
+                        log.info("run %s: %s", run_id, decision.message)
+                        raise StopRun("early_stop", decision.message)
                 if control.stopped:
                     raise StopRun(control.stop_reason or "user")
     finally:
         meter.stop()
+
+
+def balanced_weights(labels: Any) -> Any:
+    """Per-image sampling weights (CPU float64) that draw every present class equally often."""
+    import torch
+
+    y = labels.cpu()
+    counts = torch.bincount(y).double()
+    return (1.0 / counts.clamp(min=1))[y]
 
 
 def budget_exceeded(
