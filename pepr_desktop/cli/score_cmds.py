@@ -320,14 +320,20 @@ def cmd_paper(args: argparse.Namespace) -> int:
     models = paper_models(args.experiment)
     key = args.sort
     if args.experiment is None and not args.json:
+        import statistics
+
+        from pepr_desktop.core.epoch_pepr import for_paper
+
         body = []
         for exp in experiments():
             ms = [m for m in models if m.experiment == exp]
+            best_eps = [c.best_epochs for c in for_paper(exp).curves if c.best_epochs]
             best = {k: min(ms, key=lambda m, k=k: m.rank[k]) for k in ("E", "C", "T", "M")}
             top_acc = max(ms, key=lambda m: m.test_acc)
             body.append(
                 [exp, len(ms), f"{top_acc.model} ({top_acc.test_acc:.3f})"]
                 + [f"{best[k].model} ({best[k].pepr[k]:.3f})" for k in ("E", "C", "T", "M")]
+                + [f"{statistics.median(best_eps):g}" if best_eps else "n/a"]
             )
         print_table(
             body,
@@ -339,7 +345,12 @@ def cmd_paper(args: argparse.Namespace) -> int:
                 "best PePR-C",
                 "best PePR-T",
                 "best PePR-M",
+                "median best epochs E",
             ],
+        )
+        print(
+            "median best epochs E: over the models, the epoch count (of 10) that maximises "
+            "PePR-E had the model stopped there (energy assumed uniform per epoch)."
         )
         print(f"`pepr paper --experiment NAME` lists one experiment's models. Source: {CITATION}")
         return 0

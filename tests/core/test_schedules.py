@@ -62,3 +62,17 @@ def test_seek_matches_an_uninterrupted_schedule() -> None:
 def test_unknown_schedule() -> None:
     with pytest.raises(ValueError):
         factor_fn("linear", 10)
+
+
+def test_balanced_sampler_is_seeded_and_balanced() -> None:
+    """Like the shuffle, the balanced draw depends only on (seed, epoch), so resume reproduces it."""
+    from pepr_desktop.core.train import _batches, balanced_weights
+
+    y = torch.tensor([0] * 50 + [1] * 950)
+    w = balanced_weights(y)
+    a = torch.cat(_batches(1000, 32, 7, 3, "cpu", w))
+    b = torch.cat(_batches(1000, 32, 7, 3, "cpu", w))
+    c = torch.cat(_batches(1000, 32, 7, 4, "cpu", w))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    share = float((y[a] == 0).float().mean())
+    assert 0.4 < share < 0.6  # the 5% class is drawn about half the time
