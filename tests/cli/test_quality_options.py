@@ -1,0 +1,36 @@
+"""The issue-12 training options on the command line: parsed into TrainConfig, bad values are
+one-line errors (exit 2)."""
+
+from __future__ import annotations
+
+from pepr_desktop.cli import build_parser, main
+from pepr_desktop.cli.train_cmds import quality_options
+from pepr_desktop.core.train import TrainConfig
+
+
+def test_options_reach_the_config() -> None:
+    args = build_parser().parse_args(
+        ["train", "--data", "d", "--model", "resnet10t", "--augment", "light", "--schedule",
+         "onecycle", "--sampler", "balanced", "--label-smoothing", "0.1", "--early-stop",
+         "--early-stop-patience", "3", "--early-stop-min-gain", "0.02"]
+    )  # fmt: skip
+    cfg = TrainConfig(dataset="d", model="resnet10t", device="cpu", **quality_options(args))
+    cfg.validate()
+    assert (cfg.augment, cfg.schedule, cfg.sampler) == ("light", "onecycle", "balanced")
+    assert (cfg.label_smoothing, cfg.early_stop, cfg.early_stop_patience) == (0.1, True, 3)
+    assert cfg.early_stop_min_gain == 0.02
+
+
+def test_defaults_keep_the_paper_protocol() -> None:
+    args = build_parser().parse_args(["train", "--data", "d", "--model", "resnet10t"])
+    q = quality_options(args)
+    assert q == {
+        "sampler": "shuffle", "augment": "none", "schedule": "constant", "label_smoothing": 0.0,
+        "early_stop": False, "early_stop_patience": 2, "early_stop_min_gain": 0.01,
+    }  # fmt: skip
+
+
+def test_bad_label_smoothing_is_one_line(capsys) -> None:
+    rc = main(["train", "--data", "nope", "--model", "resnet10t", "--label-smoothing", "1.5"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "label smoothing must be in [0, 1)" in err and "\n" not in err
