@@ -59,7 +59,6 @@ PROBE_FILE = "probe_cache.json"
 PROBE_VERSION = 1
 DEFAULT_TIME_LIMIT_S = 40.0  # probing deadline; the rest of the minute is imports and facts
 OPTIMIZER_BYTES_PER_PARAM = 16  # fp32 weights + gradients + Adam's two moments
-CPU_WATTS_PER_CORE = 10.0  # used only when the metering package offers no power figure
 DEFAULT_CARBON_G_PER_KWH = 475.0  # IEA world average 2019; only scales co2 (ranking = energy)
 SAFETY_THROUGHPUT = 2.0  # a model may train this much faster than the best FLOP/s seen so far
 MAX_UPSCALE = 4  # models needing a larger input than this x the image size are not offered
@@ -274,18 +273,12 @@ def power_estimate(device: str) -> tuple[float | None, str]:
             return watts, "estimate: 70% of the GPU's power limit (NVML)"
         except Exception:
             return 250.0, "estimate: 250 W assumed for the GPU (NVML unavailable)"
-    try:  # the metering package's CPU power setting, when it offers one
-        from pepr_desktop.core.metering import MeterSettings  # type: ignore[attr-defined]
+    # The same CPU power figure the meter's estimate uses, so predictions and measurements agree.
+    from pepr_desktop.core.metering import MeterSettings
+    from pepr_desktop.core.metering.cpu_estimate import default_tdp_w
 
-        tdp = getattr(MeterSettings(), "cpu_tdp_w", None)
-        if tdp:
-            return float(tdp), f"estimate: the meter's CPU TDP setting ({tdp:g} W) at full load"
-    except Exception:
-        pass
-    cores = os.cpu_count() or 1
-    return cores * CPU_WATTS_PER_CORE, (
-        f"estimate: {cores} cores x {CPU_WATTS_PER_CORE:g} W per core (no power meter setting)"
-    )
+    tdp = MeterSettings().cpu_tdp_w or default_tdp_w()
+    return float(tdp), f"estimate: CPU power {tdp:g} W at full load (the meter's TDP setting)"
 
 
 def carbon_intensity() -> tuple[float, str]:
