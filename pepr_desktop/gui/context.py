@@ -40,9 +40,9 @@ def make_meter_factory(settings: AppSettings) -> Any:
     names = {f.name for f in dataclasses.fields(MeterSettings)}
     wanted = {
         "region": settings.region or None,
-        "carbon_intensity": settings.carbon_intensity,
-        "cpu_watts": settings.cpu_watts,
+        "carbon_intensity_g_per_kwh": settings.carbon_intensity,
         "cpu_tdp_w": settings.cpu_watts,
+        "idle_baseline_s": settings.idle_baseline_s,
     }
     kwargs = {k: v for k, v in wanted.items() if k in names and v is not None}
     try:
@@ -70,6 +70,13 @@ class AppContext(QObject):
 
     def meter_factory(self) -> Any:
         return make_meter_factory(self.settings)
+
+    def shutdown(self) -> None:
+        """After the workers ended: drop events still queued for the views, close the store."""
+        self.training.blockSignals(True)
+        self.tasks.blockSignals(True)
+        self.blockSignals(True)
+        self.store.close()
 
     def open_db(self, path: Path) -> None:
         """Switch databases; raises StoreError (a UserError) and keeps the old one on failure."""

@@ -227,7 +227,7 @@ class MainWindow(QMainWindow):
             try:
                 n = self.export_runs(Path(path))
             except OSError as exc:
-                show_error(self, "Export failed", f"could not write {path}: {exc.strerror}")
+                show_error(self, "Export failed", f"could not write {path}: {exc.strerror or exc}")
                 return
             self.statusBar().showMessage(f"Exported {n} runs to {path}", 5000)
 
@@ -257,5 +257,5 @@ class MainWindow(QMainWindow):
             self.ctx.tasks.wait(30_000)
         self.settings.geometry = self.saveGeometry()
         self.settings.sync()
-        self.ctx.store.close()
+        self.ctx.shutdown()
         super().closeEvent(event)

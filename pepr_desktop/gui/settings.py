@@ -72,6 +72,16 @@ class AppSettings:
     def cpu_watts(self, value: float | None) -> None:
         self.q.setValue("cpu_watts", float(value or 0.0))
 
+    @property
+    def idle_baseline_s(self) -> float:
+        """Seconds of idle power measured before a run (for net energy); 0 switches it off."""
+        v = self._get("idle_baseline_s", 3.0, float)
+        return v if 0 <= v <= 600 else 3.0
+
+    @idle_baseline_s.setter
+    def idle_baseline_s(self, value: float) -> None:
+        self.q.setValue("idle_baseline_s", float(value))
+
     # appearance -----------------------------------------------------------------------------
     @property
     def theme(self) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.events import BatchEnded, RunFinished
@@ -63,11 +63,27 @@ def _start(job: _Job, owner: QObject) -> QThread:
     thread = QThread(owner)
     job.moveToThread(thread)
     thread.started.connect(job.run)
-    job.done.connect(thread.quit)
+    # Direct: quit() is thread-safe, and a queued call would wait for a GUI thread that may be
+    # blocked in wait() at shutdown.
+    job.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
     thread.finished.connect(job.deleteLater)
     thread.finished.connect(thread.deleteLater)
     thread.start()
     return thread
+
+
+def _wait(thread: QThread | None, timeout_ms: int) -> bool:
+    """Wait for `thread` by polling with time.sleep, which releases the GIL: a blocking
+    QThread.wait() on the GUI thread can starve a worker that needs the GIL to finish."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    try:
+        while thread is not None and not thread.isFinished():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+    except RuntimeError:  # the QThread was already deleted: it had finished
+        pass
+    return True
 
 
 class TrainingWorker(QObject):
@@ -154,13 +170,7 @@ class TrainingWorker(QObject):
 
     def wait(self, timeout_ms: int = 60_000) -> bool:
         """Block until the worker thread ends (used when closing the window)."""
-        t = self._thread
-        if t is None:
-            return True
-        try:
-            return t.wait(timeout_ms)
-        except RuntimeError:  # the QThread was already deleted
-            return True
+        return _wait(self._thread, timeout_ms)
 
     @Slot()
     def _on_done(self) -> None:
@@ -262,13 +272,7 @@ class TaskWorker(QObject):
         self._cancel.set()
 
     def wait(self, timeout_ms: int = 30_000) -> bool:
-        t = self._thread
-        if t is None:
-            return True
-        try:
-            return t.wait(timeout_ms)
-        except RuntimeError:
-            return True
+        return _wait(self._thread, timeout_ms)
 
     @Slot()
     def _on_done(self) -> None:

@@ -16,6 +16,8 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PEPR_DB", str(tmp_path / "pepr.sqlite"))
     monkeypatch.setenv("PEPR_SETTINGS", str(tmp_path / "settings.ini"))
     monkeypatch.setenv("PEPR_CACHE", str(tmp_path / "cache"))
+    # no idle-power baseline before each run: it only adds seconds to tests
+    (tmp_path / "settings.ini").write_text("[General]\nidle_baseline_s=0\n")
     return tmp_path
 
 
@@ -44,3 +46,4 @@ def window(qtbot, isolated, dialogs):
     yield win
     win.ctx.training.stop()
     win.ctx.training.wait(60_000)
+    qtbot.waitUntil(lambda: not win.ctx.training.busy, timeout=10_000)

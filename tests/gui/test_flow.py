@@ -37,16 +37,17 @@ def _record_events(win) -> None:
 def test_train_two_runs_then_compare_and_export(window, qtbot, tmp_path: Path, dialogs) -> None:
     win = window
     _record_events(win)
-    _set_up(win, epochs=2)
+    _set_up(win, epochs=2, fraction=0.15)
     win.experiment.energy_spin.setValue(5.0)  # a budget the tiny run cannot reach
     win.experiment.train_btn.click()
     assert win.tabs.currentWidget() is win.training
-    _set_up(win, epochs=1, seed=1)
+    _set_up(win, epochs=1, fraction=0.15, seed=1)
+    win.experiment.energy_spin.setValue(0)  # shows as "no limit"
     win.experiment.train_btn.click()  # queued behind the first
     qtbot.waitUntil(lambda: len(_finished_events(win)) == 2, timeout=90_000)
     assert dialogs == []
     assert [e.status for e in _finished_events(win)] == ["finished", "finished"]
-    assert not win.ctx.training.busy
+    qtbot.waitUntil(lambda: not win.ctx.training.busy, timeout=5000)
 
     # the charts received the per-epoch data of the last run, the log recorded both
     qtbot.wait(150)  # one redraw tick
@@ -164,3 +165,23 @@ def test_unknown_model_is_a_dialog_not_a_run(window, qtbot, dialogs) -> None:
     assert "no_such_net" in dialogs[0][1]
     qtbot.waitUntil(lambda: not window.ctx.training.busy, timeout=5000)
     assert window.ctx.store.runs() == []
+
+
+def test_recommend_fills_candidates_in_background(window, qtbot, dialogs) -> None:
+    import pytest
+
+    pytest.importorskip("pepr_desktop.core.recommend")
+    ex = window.experiment
+    _set_up(window, epochs=1, fraction=0.15)
+    ex.model_edit.setText("")
+    ex.time_spin.setValue(30)
+    ex.recommend_pool = [MODEL, "resnet10t"]
+    ex.recommend_btn.click()
+    assert not ex.recommend_btn.isEnabled()  # the worker has it; the GUI stays live
+    qtbot.waitUntil(lambda: not window.ctx.tasks.busy, timeout=120_000)
+    assert dialogs == []
+    models = {ex.table.item(r, 0).text() for r in range(ex.table.rowCount())}
+    assert models and models <= {MODEL, "resnet10t"}
+    assert "candidates" in ex.progress.format()
+    cfgs = ex.selected_configs()  # the first candidate is pre-selected
+    assert len(cfgs) == 1 and cfgs[0].model in models and cfgs[0].dataset == "sample"

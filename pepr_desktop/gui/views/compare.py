@@ -366,13 +366,29 @@ class CompareView(QWidget):
                 w.writerow(["" if v is None else v for v in row])
 
     def export_plot(self, path: Path) -> None:
-        item = self.scatter_plot.getPlotItem()
         if path.suffix.lower() == ".svg":
-            exporter = pyqtgraph.exporters.SVGExporter(item)
+            # Qt's own SVG painter: pyqtgraph's SVGExporter fails on Qt 6.12's path syntax.
+            from PySide6.QtGui import QPainter
+            from PySide6.QtSvg import QSvgGenerator
+
+            w = self.scatter_plot
+            gen = QSvgGenerator()
+            gen.setFileName(str(path))
+            gen.setSize(w.size())
+            gen.setViewBox(w.rect())
+            gen.setTitle("PePR comparison")
+            painter = QPainter(gen)
+            try:
+                w.render(painter)
+            finally:
+                painter.end()
+            if not path.is_file():
+                raise OSError(f"could not write {path}")
         else:
-            exporter = pyqtgraph.exporters.ImageExporter(item)
+            exporter = pyqtgraph.exporters.ImageExporter(self.scatter_plot.getPlotItem())
             exporter.parameters()["width"] = 1200
-        exporter.export(str(path))
+            if not exporter.export(str(path)) and not path.is_file():
+                raise OSError(f"could not write {path}")
 
     def _export_csv_dialog(self) -> None:
         if not self.rows:
@@ -385,7 +401,7 @@ class CompareView(QWidget):
             try:
                 self.export_csv(Path(path))
             except OSError as exc:
-                show_error(self, "Export failed", f"could not write {path}: {exc.strerror}")
+                show_error(self, "Export failed", f"could not write {path}: {exc.strerror or exc}")
 
     def _export_plot_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
@@ -395,4 +411,4 @@ class CompareView(QWidget):
             try:
                 self.export_plot(Path(path))
             except OSError as exc:
-                show_error(self, "Export failed", f"could not write {path}: {exc.strerror}")
+                show_error(self, "Export failed", f"could not write {path}: {exc.strerror or exc}")

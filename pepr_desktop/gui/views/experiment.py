@@ -123,6 +123,8 @@ class ExperimentView(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.candidates: list[Any] = []
+        # None: the recommender's whole catalogue; a list restricts the pool (tests, power users)
+        self.recommend_pool: list[str] | None = None
         self._build()
         self.refresh_datasets()
         ctx.datasets_changed.connect(self.refresh_datasets)
@@ -372,6 +374,7 @@ class ExperimentView(QWidget):
         cfg = self.base_config("", pretrained=False)
         by = self.by_combo.currentText()
         path = self.ctx.store.path
+        extra: dict[str, Any] = {"names": self.recommend_pool} if self.recommend_pool else {}
 
         def task(progress: Any, should_stop: Any) -> Any:
             from pepr_desktop.core.store import Store
@@ -387,6 +390,7 @@ class ExperimentView(QWidget):
                     top=10,
                     progress=lambda *a, **k: progress(a if len(a) != 1 else a[0]),
                     should_stop=should_stop,
+                    **extra,
                 )
 
         self.table.setRowCount(0)
@@ -425,7 +429,13 @@ class ExperimentView(QWidget):
         self.show_candidates(cands)
         self.progress.setRange(0, 100)
         self.progress.setValue(100)
-        self.progress.setFormat(f"{len(cands)} candidates")
+        fitting = sum(1 for c in cands if getattr(c, "fits", False))
+        self.progress.setFormat(f"{len(cands)} candidates, {fitting} fit the budget")
+        message = getattr(rec, "message", "")
+        if message:
+            self.ctx.status_message.emit(message)
+        if cands:
+            self.table.selectRow(0)
 
     def show_candidates(self, cands: list[Any]) -> None:
         self.candidates = cands
