@@ -34,6 +34,7 @@ WRITER = textwrap.dedent(
         s.add_samples([{"run_id": rid, "t": float(k), "power_w": 1.0} for k in range(5)])
         s.update_run(rid, status="finished")
         ids.append(rid)
+        time.sleep(0.01)  # a busy GUI's pace, not a CPU hog beside the training
     print(json.dumps(ids))
     """
 )

@@ -21,6 +21,18 @@ from pepr_desktop.core.train import TrainConfig, load_checkpoint
 from tests.conftest import TINY_MODEL
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """One intra-op thread: on a busy 2-core machine, two spinning OpenMP threads cost ~10x the
+    CPU time of one for these tiny models."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _cfg() -> TrainConfig:
     # 58 training images at batch 32: 2 training batches + 1 val + 1 test forward per epoch
     return TrainConfig(
@@ -28,8 +40,10 @@ def _cfg() -> TrainConfig:
     )
 
 
-def _run(store: Store) -> tuple[list[Any], RunFinished]:
-    events = list(execute(_cfg(), store))
+def _run(store: Store, epochs: int = 2) -> tuple[list[Any], RunFinished]:
+    cfg = _cfg()
+    cfg.epochs = epochs
+    events = list(execute(cfg, store))
     assert isinstance(events[-1], RunFinished)
     return events, events[-1]
 
@@ -88,9 +102,9 @@ def test_out_of_memory_mid_run_fails_with_advice_and_app_stays_usable(
     _integrity_ok(store)
 
     monkeypatch.undo()  # the next run in the same process works
-    _, again = _run(store)
+    _, again = _run(store, epochs=1)
     assert again.status == "finished", again.message
-    assert store.get_run(again.run_id)["epochs_done"] == 2
+    assert store.get_run(again.run_id)["epochs_done"] == 1
 
 
 def _fail_epoch_writes_from(monkeypatch: pytest.MonkeyPatch, first_bad_epoch: int) -> None:
@@ -124,7 +138,7 @@ def test_disk_full_on_epoch_write_fails_cleanly(
     assert run["status"] == "failed" and run["epochs_done"] == 1
     _integrity_ok(store)
     monkeypatch.undo()
-    assert _run(store)[1].status == "finished"
+    assert _run(store, epochs=1)[1].status == "finished"
 
 
 def test_disk_full_on_checkpoint_save_fails_cleanly(
