@@ -38,6 +38,17 @@ class RingBuffer:
         else:
             self._start = (self._start + 1) % self.capacity
 
+    def extend(self, xs: np.ndarray, ys: np.ndarray) -> None:
+        """Append many points at once (vectorised; keeps only the newest `capacity`)."""
+        xs = np.asarray(xs, dtype=np.float64)[-self.capacity :]
+        ys = np.asarray(ys, dtype=np.float64)[-self.capacity :]
+        old_x, old_y = self.arrays()
+        keep = min(self.capacity - len(xs), len(old_x))
+        nx = np.concatenate((old_x[len(old_x) - keep :], xs))
+        ny = np.concatenate((old_y[len(old_y) - keep :], ys))
+        self._x[: len(nx)], self._y[: len(ny)] = nx, ny
+        self._start, self._len = 0, len(nx)
+
     def clear(self) -> None:
         self._start = self._len = 0
 
@@ -69,6 +80,10 @@ class LiveCurve:
 
     def append(self, x: float, y: float) -> None:
         self.buffer.append(x, y)
+        self.dirty = True
+
+    def extend(self, xs: np.ndarray, ys: np.ndarray) -> None:
+        self.buffer.extend(xs, ys)
         self.dirty = True
 
     def clear(self) -> None:

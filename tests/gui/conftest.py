@@ -11,6 +11,14 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread() -> None:
+    """Tests share two cores with other work; one intra-op thread avoids oversubscription."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @pytest.fixture
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PEPR_DB", str(tmp_path / "pepr.sqlite"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtWidgets import QMessageBox
 
 from pepr_desktop.gui.charts import ChartHub, RingBuffer, make_plot
@@ -49,6 +50,10 @@ def test_ring_buffer_wraps_in_order() -> None:
     x, y = rb.arrays()
     assert x.tolist() == [2, 3, 4, 5] and y.tolist() == [20, 30, 40, 50]
     assert rb.last() == (5.0, 50.0)
+    rb.extend(np.arange(10, 13), np.arange(10, 13))  # vectorised, keeps the newest 4
+    assert rb.arrays()[0].tolist() == [5, 10, 11, 12]
+    rb.extend(np.arange(100), np.arange(100))
+    assert rb.arrays()[0].tolist() == [96, 97, 98, 99] and len(rb) == 4
 
 
 def test_chart_hub_redraws_on_timer_only(qtbot) -> None:
