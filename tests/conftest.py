@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# One torch thread in tests (and in the subprocesses they start): the models and batches are tiny,
+# so threads gain little, and on a shared 2-core machine spinning threads cost 10-50x.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -31,7 +34,7 @@ def _torch_threads() -> None:
     try:
         import torch
 
-        torch.set_num_threads(min(2, os.cpu_count() or 1))
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     except ImportError:
         pass
 
