@@ -269,4 +269,6 @@ def _print_tune(res: Any, cfg: Any) -> None:
         for k, v in b.overrides.items()
     ).strip()
     print(f"best: {b.model} with {b.recipe} ({res.metric} {b.score:.4f}); train it with:")
+    if cfg.data_fraction != 1.0:
+        flags += f" --data-fraction {cfg.data_fraction:g}"
     print(f"  pepr train --data {cfg.dataset} --model {b.model} --epochs {cfg.epochs} {flags}")
