@@ -57,10 +57,10 @@ def main() -> int:
     ex = win.experiment
     assert ex.import_path(DATA, "pneumonia_local")
     ex.device_combo.setCurrentIndex(ex.device_combo.findData("cpu"))
-    ex.epochs_spin.setValue(4)
-    ex.fraction_spin.setValue(0.3)
-    ex.energy_spin.setValue(2.0)
-    ex.time_spin.setValue(10)
+    ex.epochs_spin.setValue(3)
+    ex.fraction_spin.setValue(0.1)
+    ex.energy_spin.setValue(1.0)
+    ex.time_spin.setValue(4)
     ex.recommend_pool = [*MODELS, "efficientnet_b0", "ghostnet_100"]
     ex.recommend_btn.click()
     pump(lambda: not win.ctx.tasks.busy, 400)

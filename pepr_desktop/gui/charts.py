@@ -151,6 +151,8 @@ def make_plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
     pi.setLabel("bottom", x_label)
     pi.setLabel("left", y_label)
     pi.showGrid(x=True, y=True, alpha=0.25)
+    for axis in ("bottom", "left"):  # units are in the labels; no "(x0.001)" rescaling
+        pi.getAxis(axis).enableAutoSIPrefix(False)
     pi.addLegend(offset=(-10, 10))
     pi.setMenuEnabled(True)
     return w

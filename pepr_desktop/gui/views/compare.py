@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.gui.charts import PALETTE, make_plot
 from pepr_desktop.gui.context import AppContext, show_error
+from pepr_desktop.gui.views.experiment import NumericItem
 
 RESOURCES = {  # resource -> (run column, scale to display unit, unit, PePR key)
     "energy": ("energy_j", 1 / 3600, "Wh", "E"),
@@ -128,6 +129,7 @@ class CompareView(QWidget):
         root.addWidget(split)
 
         left = QWidget()
+        left.setMinimumWidth(260)
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(QLabel("Dataset"))
@@ -197,6 +199,7 @@ class CompareView(QWidget):
         split.addWidget(right)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 4)
+        split.setSizes([280, 1200])
 
     # data -------------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -289,10 +292,8 @@ class CompareView(QWidget):
             for k in RESOURCES:
                 values += [r["resources"].get(k), r["pepr"].get(k), r["rank"].get(k)]
             for j, v in enumerate(values):
-                item = QTableWidgetItem(_fmt(v))
-                if isinstance(v, (int, float)):
-                    item.setData(Qt.ItemDataRole.DisplayRole, v)
-                    item.setText(_fmt(v))
+                numeric = isinstance(v, (int, float)) and not isinstance(v, bool)
+                item = NumericItem(_fmt(v), float(v)) if numeric else QTableWidgetItem(_fmt(v))
                 t.setItem(i, j, item)
         t.setSortingEnabled(True)
         excluded = sorted(

@@ -55,6 +55,20 @@ CANDIDATE_COLUMNS = (
 )
 
 
+class NumericItem(QTableWidgetItem):
+    """Shows formatted text but sorts by the number behind it (missing values sort first)."""
+
+    def __init__(self, text: str, value: float | None) -> None:
+        super().__init__(text)
+        self.value = value
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        ov = getattr(other, "value", None)
+        a = float("-inf") if self.value is None else self.value
+        b = float("-inf") if ov is None else ov
+        return a < b
+
+
 def fmt(v: Any, digits: int = 3) -> str:
     if v is None:
         return "n/a"
@@ -456,9 +470,10 @@ class ExperimentView(QWidget):
                 getattr(c, "why", "") or getattr(c, "acc_source", ""),
             ]
             for col, v in enumerate(values):
-                item = QTableWidgetItem(fmt(v))
-                if isinstance(v, (int, float)) and not isinstance(v, bool):
-                    item.setData(Qt.ItemDataRole.EditRole, float(v))
+                numeric = isinstance(v, (int, float)) and not isinstance(v, bool)
+                item = NumericItem(fmt(v), float(v)) if numeric else QTableWidgetItem(fmt(v))
+                if col == 9:
+                    item.setToolTip(str(v))
                 item.setData(Qt.ItemDataRole.UserRole, r)
                 if col == 8 and v is False:
                     item.setForeground(Qt.GlobalColor.red)

@@ -150,6 +150,7 @@ class TrainingView(QWidget):
         split.addWidget(charts)
 
         side = QWidget()
+        side.setMinimumWidth(340)
         sl = QVBoxLayout(side)
         sl.setContentsMargins(0, 0, 0, 0)
         qbox = QGroupBox("Queue")
@@ -167,6 +168,7 @@ class TrainingView(QWidget):
         split.addWidget(side)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 1)
+        split.setSizes([1000, 340])
         root.addWidget(split, 1)
 
     # commands -----------------------------------------------------------------------------------
@@ -334,7 +336,7 @@ class TrainingView(QWidget):
 
         def show(bar: QProgressBar, used: float | None, limit: float | None, unit: str) -> None:
             if limit is None:
-                bar.setFormat(f"{used:.3g} {unit} (no limit)" if used is not None else "no limit")
+                bar.setFormat(f"{used:.4g} {unit} (no limit)" if used is not None else "no limit")
                 bar.setValue(0)
                 return
             if used is None:
