@@ -532,8 +532,8 @@ def train(
                     metrics[f"{split_name}_{k}"] = v
             paused_total += ep_paused
             seconds = time.perf_counter() - ep_t0 - ep_paused
-            yield from meter.drain_samples()
-            window = meter.close_window()
+            window = meter.close_window()  # takes a reading at the epoch's edge...
+            yield from meter.drain_samples()  # ...which is drained with the rest, never lost
             peak = mem.close_window()
             best = state.get("best_val_acc")
             if best is None or (metrics["val_acc"] or 0) > best:
