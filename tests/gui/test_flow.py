@@ -84,6 +84,10 @@ def test_train_two_runs_then_compare_and_export(window, qtbot, tmp_path: Path, d
     for s, a in zip(time_scores, accs):
         assert a / 2 - 1e-9 <= s <= a + 1e-9
     assert any(abs(s - a) < 1e-12 for s, a in zip(time_scores, accs))
+    cv.table.selectRow(0)  # the selected run's confusion matrix (issue 13) under the table
+    assert cv.selected_run_id() in (1, 2)
+    assert "test split" in cv.confusion.title.text()
+    assert cv.confusion.matrix.rowCount() == 2
     out = tmp_path / "cmp.csv"
     cv.export_csv(out)
     rows = list(csv.DictReader(out.open()))

@@ -182,12 +182,25 @@ class CompareView(QWidget):
         self.note.setWordWrap(True)
         self.note.setObjectName("summary")
         rl.addWidget(self.note)
-        charts = QGridLayout()
+        from PySide6.QtWidgets import QTabWidget
+
+        from pepr_desktop.gui.widgets.confusion import ConfusionView
+
+        self.bottom_tabs = QTabWidget()
+        chart_host = QWidget()
+        charts = QGridLayout(chart_host)
+        charts.setContentsMargins(0, 0, 0, 0)
         self.scatter_plot = make_plot("Accuracy vs resource", "resource", "test accuracy")
         self.curves_plot = make_plot("Per-epoch test accuracy", "epoch", "test accuracy")
         charts.addWidget(self.scatter_plot, 0, 0)
         charts.addWidget(self.curves_plot, 0, 1)
-        rl.addLayout(charts, 3)
+        self.bottom_tabs.addTab(chart_host, "Charts")
+        self.confusion = ConfusionView(thumb_px=48)
+        self.bottom_tabs.addTab(self.confusion, "Confusion of selected run")
+        rl.addWidget(self.bottom_tabs, 3)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.itemSelectionChanged.connect(self._on_row_selected)
         self.scatter = pg.ScatterPlotItem(
             size=11, pen=pg.mkPen("#333"), brush=pg.mkBrush(PALETTE[0])
         )
@@ -282,6 +295,25 @@ class CompareView(QWidget):
                 show_error(self, "Compare", str(exc))
         self._fill_table()
         self._draw()
+
+    def selected_run_id(self) -> int | None:
+        rows = {i.row() for i in self.table.selectedIndexes()}
+        if len(rows) != 1:
+            return None
+        item = self.table.item(rows.pop(), 0)
+        return int(item.text()) if item is not None else None
+
+    def _on_row_selected(self) -> None:
+        """The selected row's test-set confusion matrix (issue 13); a run without one says so."""
+        rid = self.selected_run_id()
+        if rid is None:
+            self.confusion.set_evaluation(None)
+            return
+        try:
+            self.confusion.load_run(self.ctx.store, rid)
+        except UserError as exc:
+            self.confusion.set_evaluation(None)
+            self.confusion.title.setText(str(exc))
 
     def _fill_table(self) -> None:
         t = self.table

@@ -97,7 +97,7 @@ class RunsView(QWidget):
         bar.addWidget(self.filter_edit, 1)
         bar.addWidget(QLabel("Status"))
         bar.addWidget(self.status_combo)
-        self.details_btn = QPushButton("Details…")
+        self.details_btn = QPushButton("Open details…")
         self.rename_btn = QPushButton("Rename…")
         self.tag_btn = QPushButton("Tags…")
         self.compare_btn = QPushButton("Compare selected")
@@ -230,35 +230,138 @@ class RunsView(QWidget):
             show_error(self, "Delete failed", str(exc))
         self.ctx.runs_changed.emit()
 
-    def show_details(self) -> None:
+    def show_details(self) -> RunDetails | None:
+        """Open the selected run's details (non-modal, so several can stay open side by side)."""
         rid = self._one()
         if rid is None:
-            return
-        RunDetails(self.ctx, rid, self).exec()
+            return None
+        dlg = RunDetails(self.ctx, rid, self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.show()
+        self.details = dlg
+        return dlg
+
+
+DETAIL_FIGURES = (
+    ("status", "Status"),
+    ("test_acc", "Test accuracy"),
+    ("val_acc", "Validation accuracy"),
+    ("energy_j", "Energy (J)"),
+    ("co2_g", "CO2 (g)"),
+    ("train_time_s", "Training time (s)"),
+    ("peak_mem_mb", "Peak memory (MB)"),
+    ("params", "Parameters"),
+    ("device", "Device"),
+    ("device_name", "Device name"),
+    ("energy_method", "Energy method"),
+    ("reason", "Reason"),
+    ("message", "Message"),
+)
+EPOCH_COLUMNS = (
+    ("epoch", "Epoch"),
+    ("train_loss", "Train loss"),
+    ("val_acc", "Val. acc."),
+    ("test_acc", "Test acc."),
+    ("seconds", "Time (s)"),
+    ("energy_j", "Energy (J)"),
+    ("energy_method", "Energy method"),
+)
 
 
 class RunDetails(QDialog):
-    """A run's configuration, totals and per-epoch table as text (selectable, copyable)."""
+    """One run in tabs: figures and settings, the per-epoch table, the test-set confusion view
+    (issue 13) and a drop zone to try the trained model on new images."""
 
     def __init__(self, ctx: AppContext, run_id: int, parent: QWidget | None = None) -> None:
+        from PySide6.QtWidgets import QFormLayout, QTableWidget, QTableWidgetItem, QTabWidget
+
+        from pepr_desktop.gui.widgets.confusion import ConfusionView
+        from pepr_desktop.gui.widgets.try_it import TryItPanel
+
         super().__init__(parent)
         run = ctx.store.get_run(run_id)
+        self.run_id = run_id
         self.setWindowTitle(f"Run {run_id}: {run['model']} on {run['dataset']}")
-        self.resize(720, 520)
+        self.resize(900, 640)
         lay = QVBoxLayout(self)
-        text = QPlainTextEdit()
-        text.setReadOnly(True)
-        lines = [f"{k}: {v}" for k, v in run.items() if k != "config"]
-        lines += ["", "config:", json.dumps(run.get("config"), indent=2), "", "epochs:"]
-        for e in ctx.store.epochs(run_id):
-            lines.append(
-                f"  {e['epoch'] + 1}: loss {e['train_loss']:.4f}  val_acc {e['val_acc']}  "
-                f"test_acc {e['test_acc']}  {e['seconds']:.1f} s  energy_j {e['energy_j']}  "
-                f"({e['energy_method']})"
+        self.tabs = QTabWidget()
+        lay.addWidget(self.tabs, 1)
+
+        summary = QWidget()
+        sl = QHBoxLayout(summary)
+        form = QFormLayout()
+        self.figures: dict[str, QLabel] = {}
+        for key, label in DETAIL_FIGURES:
+            v = run.get(key)
+            if v is None and key in ("reason", "message", "val_acc", "co2_g"):
+                continue
+            text = _text(key if key in NUMERIC else "", v) if not isinstance(v, int) else f"{v:,}"
+            if key == "energy_j" and v is not None:
+                text = f"{v:.1f} J ({v / 3600:.4f} Wh)"
+            if key == "energy_j" and v is None:
+                text = "n/a (" + (run.get("energy_note") or "not measured") + ")"
+            w = QLabel(text)
+            w.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            w.setWordWrap(True)
+            form.addRow(label, w)
+            self.figures[key] = w
+        epochs_txt = f"{run.get('epochs_done') or 0} of {run.get('epochs_planned') or '?'}"
+        form.addRow("Epochs", QLabel(epochs_txt))
+        sl.addLayout(form, 1)
+        self.text = QPlainTextEdit()
+        self.text.setReadOnly(True)
+        self.text.setPlainText("config:\n" + json.dumps(run.get("config"), indent=2, default=str))
+        sl.addWidget(self.text, 1)
+        self.tabs.addTab(summary, "Summary")
+
+        eps = ctx.store.epochs(run_id)
+        self.epoch_table = QTableWidget(len(eps), len(EPOCH_COLUMNS))
+        self.epoch_table.setHorizontalHeaderLabels([c[1] for c in EPOCH_COLUMNS])
+        self.epoch_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.epoch_table.verticalHeader().setVisible(False)
+        self.epoch_table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents
+        )
+        for r, e in enumerate(eps):
+            for c, (key, _) in enumerate(EPOCH_COLUMNS):
+                v = e.get(key)
+                if key == "epoch":
+                    v = int(v) + 1
+                if v is None:
+                    txt = "n/a"
+                elif isinstance(v, float):
+                    txt = f"{v:.4f}" if key in ("train_loss", "val_acc", "test_acc") else f"{v:.2f}"
+                else:
+                    txt = str(v)
+                item = QTableWidgetItem(txt)
+                if isinstance(v, (int, float)):
+                    item.setTextAlignment(
+                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                    )
+                self.epoch_table.setItem(r, c, item)
+        self.tabs.addTab(self.epoch_table, f"Epochs ({len(eps)})")
+
+        self.confusion = ConfusionView()
+        try:
+            self.confusion.load_run(ctx.store, run_id)
+        except UserError as exc:
+            self.confusion.title.setText(str(exc))
+        self.tabs.addTab(self.confusion, "Confusion")
+
+        self.try_it = TryItPanel()
+        usable = run.get("status") in ("finished", "stopped") and bool(run.get("checkpoint"))
+        self.try_it.set_run(ctx.store.path, run_id if usable else None)
+        if not usable:
+            self.try_it.hint.setText(
+                "This run has no saved model to try (it did not finish, or its checkpoint "
+                "was not kept)."
             )
-        text.setPlainText("\n".join(lines))
-        lay.addWidget(text)
+        self.tabs.addTab(self.try_it, "Try it")
+
         box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         box.rejected.connect(self.reject)
         lay.addWidget(box)
-        self.text = text
+
+    def done(self, result: int) -> None:
+        self.try_it.wait(30_000)  # its worker holds the model; let it finish before we go
+        super().done(result)
