@@ -117,6 +117,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.experiment.train_requested.connect(self._train)
         self.runs.open_compare.connect(self._compare)
+        self.runs.resume_requested.connect(self.resume_run)
         self._build_menus()
         self._build_status()
         if self.settings.geometry is not None:
@@ -174,6 +175,32 @@ class MainWindow(QMainWindow):
     def _train(self, cfgs: list) -> None:
         self.training.start(cfgs)
         self.tabs.setCurrentWidget(self.training)
+
+    def resume_run(self, run_id: int) -> bool:
+        """Continue a stored interrupted/stopped run on the training worker (`pepr resume`)."""
+        from pepr_desktop.core.train import TrainConfig
+        from pepr_desktop.gui.worker import ResumeRequest
+
+        queued = {i.run_id for i in self.ctx.training.pending() if isinstance(i, ResumeRequest)}
+        running = self.training.started.run_id if self.training.started else None
+        if run_id in queued or (self.ctx.training.busy and run_id == running):
+            show_error(self, "Resume", f"Run {run_id} is already queued or training.")
+            return False
+        config = self.ctx.store.get_run(run_id).get("config")
+        try:
+            if not isinstance(config, dict) or "dataset" not in config or "model" not in config:
+                raise UserError(
+                    f"run {run_id} has no stored settings, so it cannot be resumed; start a new "
+                    "run from New experiment."
+                )
+            cfg = TrainConfig.from_dict(config)
+            cfg.validate()
+        except UserError as exc:
+            show_error(self, "Resume", str(exc))
+            return False
+        self.training.start([ResumeRequest(run_id, cfg)])
+        self.tabs.setCurrentWidget(self.training)
+        return True
 
     def _compare(self, ids: list[int]) -> None:
         if not ids:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,35 @@ log = logging.getLogger(__name__)
 
 BATCH_EMIT_S = 0.05
 MeterFactoryGetter = Callable[[], Any]
+
+
+@dataclass(frozen=True)
+class ResumeRequest:
+    """A queued continuation of a stored interrupted/stopped run (`pepr resume` in the GUI).
+
+    `cfg` is the run's stored configuration, for display; the runner reads it again itself."""
+
+    run_id: int
+    cfg: TrainConfig
+
+    @property
+    def model(self) -> str:
+        return self.cfg.model
+
+    @property
+    def dataset(self) -> str:
+        return self.cfg.dataset
+
+    @property
+    def epochs(self) -> int:
+        return self.cfg.epochs
+
+    @property
+    def device(self) -> str:
+        return self.cfg.device
+
+
+QueueItem = TrainConfig | ResumeRequest
 
 
 class _Job(QObject):
@@ -95,7 +125,7 @@ class TrainingWorker(QObject):
     """
 
     event = Signal(object)
-    queue_changed = Signal(list)  # list[TrainConfig] still waiting
+    queue_changed = Signal(list)  # list[TrainConfig | ResumeRequest] still waiting
     user_error = Signal(str)  # e.g. an unknown model: no run was created
     crashed = Signal(str)
     busy_changed = Signal(bool)
@@ -110,7 +140,7 @@ class TrainingWorker(QObject):
         self._db_path = db_path
         self._meter_factory = meter_factory or (lambda: None)
         self._lock = threading.Lock()
-        self._queue: deque[TrainConfig] = deque()
+        self._queue: deque[QueueItem] = deque()
         self._control: Control | None = None
         self._thread: QThread | None = None
         self._busy = False
@@ -118,7 +148,7 @@ class TrainingWorker(QObject):
         self._path: Path | None = None
 
     # commands (GUI thread) ---------------------------------------------------------------------
-    def enqueue(self, configs: list[TrainConfig]) -> None:
+    def enqueue(self, configs: list[QueueItem]) -> None:
         # Read settings here, on the GUI thread; the worker only uses the captured values.
         factory, db_path = self._meter_factory(), self._db_path()
         with self._lock:
@@ -138,7 +168,7 @@ class TrainingWorker(QObject):
             self._job = job
             self._thread = _start(job, self)
 
-    def pending(self) -> list[TrainConfig]:
+    def pending(self) -> list[QueueItem]:
         with self._lock:
             return list(self._queue)
 
@@ -211,13 +241,19 @@ class TrainingWorker(QObject):
             if store is not None:
                 store.close()
 
-    def _run_one(self, cfg: TrainConfig, store: Any, control: Control, emit: Callable) -> None:
+    def _run_one(self, item: QueueItem, store: Any, control: Control, emit: Callable) -> None:
         from pepr_desktop.core.runner import execute
 
         factory = self._factory
         last_batch = 0.0
         pending_batch: BatchEnded | None = None
-        for ev in execute(cfg, store, meter_factory=factory, control=control):
+        if isinstance(item, ResumeRequest):
+            events = execute(
+                item.cfg, store, meter_factory=factory, control=control, resume_run_id=item.run_id
+            )
+        else:
+            events = execute(item, store, meter_factory=factory, control=control)
+        for ev in events:
             if isinstance(ev, BatchEnded):
                 now = time.monotonic()
                 if now - last_batch < BATCH_EMIT_S and ev.batch < ev.batches:

@@ -189,3 +189,43 @@ def test_recommend_fills_candidates_in_background(window, qtbot, dialogs) -> Non
     assert "candidates" in ex.progress.format()
     cfgs = ex.selected_configs()  # the first candidate is pre-selected
     assert len(cfgs) == 1 and cfgs[0].model in models and cfgs[0].dataset == "sample"
+
+
+def test_stop_then_resume_from_runs_view_finishes_all_epochs(window, qtbot, dialogs) -> None:
+    win = window
+    _record_events(win)
+    _set_up(win, epochs=6, fraction=0.15)
+    stopped: list[int] = []
+
+    def stop_after_first_epoch(ev) -> None:
+        if isinstance(ev, EpochEnded) and not stopped:
+            stopped.append(ev.run_id)
+            win.training.stop_btn.click()
+
+    win.ctx.training.event.connect(stop_after_first_epoch)
+    win.experiment.train_btn.click()
+    qtbot.waitUntil(lambda: len(_finished_events(win)) == 1, timeout=60_000)
+    qtbot.waitUntil(lambda: not win.ctx.training.busy, timeout=10_000)
+    rid = _finished_events(win)[0].run_id
+    done_before = len(win.ctx.store.epochs(rid))
+    assert win.ctx.store.get_run(rid)["status"] == "stopped" and 1 <= done_before < 6
+
+    runs = win.runs
+    runs.select_ids([rid])
+    assert runs.resume_btn.isEnabled()
+    win.tabs.setCurrentWidget(runs)
+    runs.resume_btn.click()
+    assert win.tabs.currentWidget() is win.training
+    qtbot.waitUntil(lambda: len(_finished_events(win)) == 2, timeout=60_000)
+    assert dialogs == []
+    fin = _finished_events(win)[1]
+    assert (fin.run_id, fin.status) == (rid, "finished")
+    qtbot.waitUntil(lambda: not win.ctx.training.busy, timeout=10_000)
+    run = win.ctx.store.get_run(rid)
+    assert run["status"] == "finished" and run["epochs_done"] == 6
+    assert [e["epoch"] for e in win.ctx.store.epochs(rid)] == list(range(6))
+    assert len(win.ctx.store.runs()) == 1  # the same run continued, no new one
+    assert len(win.training.loss_curve.buffer) == 6  # stored epochs + the resumed ones
+    assert "resumed at epoch" in win.training.log.toPlainText()
+    runs.select_ids([rid])
+    assert not runs.resume_btn.isEnabled()  # finished runs cannot be resumed

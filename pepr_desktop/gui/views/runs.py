@@ -43,6 +43,7 @@ COLUMNS = (
     ("tags", "Tags"),
     ("created", "Date"),
 )
+RESUMABLE = ("interrupted", "stopped")
 NUMERIC = {"id", "test_acc", "energy_wh", "train_time_s", "peak_mem_mb"}
 
 
@@ -67,6 +68,7 @@ def _text(key: str, v: Any) -> str:
 
 class RunsView(QWidget):
     open_compare = Signal(list)  # run ids
+    resume_requested = Signal(int)  # run id of an interrupted or stopped run
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -100,6 +102,10 @@ class RunsView(QWidget):
         self.details_btn = QPushButton("Open details…")
         self.rename_btn = QPushButton("Rename…")
         self.tag_btn = QPushButton("Tags…")
+        self.resume_btn = QPushButton("Resume")
+        self.resume_btn.setToolTip("Continue an interrupted or stopped run from its last epoch")
+        self.resume_btn.setEnabled(False)
+        self.resume_btn.clicked.connect(self.resume)
         self.compare_btn = QPushButton("Compare selected")
         self.delete_btn = QPushButton("Delete…")
         self.delete_btn.setObjectName("danger")
@@ -110,6 +116,7 @@ class RunsView(QWidget):
         self.delete_btn.clicked.connect(self.delete)
         for b in (
             self.details_btn,
+            self.resume_btn,
             self.rename_btn,
             self.tag_btn,
             self.compare_btn,
@@ -129,6 +136,7 @@ class RunsView(QWidget):
         hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         hh.setStretchLastSection(True)
         self.table.doubleClicked.connect(lambda _i: self.show_details())
+        self.table.selectionModel().selectionChanged.connect(lambda *_a: self._update_buttons())
         root.addWidget(self.table, 1)
         self.count_label = QLabel()
         root.addWidget(self.count_label)
@@ -153,6 +161,32 @@ class RunsView(QWidget):
                 items.append(it)
             self.model.appendRow(items)
         self.count_label.setText(f"{len(runs)} run(s) in {self.ctx.store.path}")
+        self._update_buttons()
+
+    def _selected_status(self) -> str | None:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        if len(rows) != 1:
+            return None
+        col = [k for k, _ in COLUMNS].index("status")
+        return self.proxy.index(rows[0], col).data(Qt.ItemDataRole.UserRole)
+
+    def _update_buttons(self) -> None:
+        self.resume_btn.setEnabled(self._selected_status() in RESUMABLE)
+
+    def resume(self) -> None:
+        """Queue the selected interrupted/stopped run to continue where it ended."""
+        rid = self._one()
+        if rid is None:
+            return
+        status = self.ctx.store.get_run(rid)["status"]
+        if status not in RESUMABLE:
+            show_error(
+                self,
+                "Resume",
+                f"Run {rid} is {status}; only interrupted or stopped runs can be resumed.",
+            )
+            return
+        self.resume_requested.emit(rid)
 
     def run_ids(self) -> list[int]:
         """Ids in the table's current (sorted, filtered) order."""

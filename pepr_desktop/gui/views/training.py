@@ -174,7 +174,10 @@ class TrainingView(QWidget):
     # commands -----------------------------------------------------------------------------------
     def start(self, cfgs: list[TrainConfig]) -> None:
         for c in cfgs:
-            self.append_log(f"queued {c.model} on {c.dataset} ({c.epochs} epochs, {c.device})")
+            what = f"resume of run {c.run_id}: " if hasattr(c, "run_id") else ""
+            self.append_log(
+                f"queued {what}{c.model} on {c.dataset} ({c.epochs} epochs, {c.device})"
+            )
         self.ctx.training.enqueue(cfgs)
 
     def pause(self) -> None:
@@ -204,7 +207,8 @@ class TrainingView(QWidget):
     def _on_queue(self, cfgs: list[TrainConfig]) -> None:
         self.queue_list.clear()
         for c in cfgs:
-            self.queue_list.addItem(f"{c.model}  ·  {c.dataset}  ·  {c.epochs} ep")
+            what = f"resume #{c.run_id}  ·  " if hasattr(c, "run_id") else ""
+            self.queue_list.addItem(f"{what}{c.model}  ·  {c.dataset}  ·  {c.epochs} ep")
 
     def _on_user_error(self, message: str) -> None:
         self.append_log(f"error: {message}")
@@ -240,6 +244,14 @@ class TrainingView(QWidget):
             self.test_curve,
         ):
             c.clear()
+        if ev.start_epoch > 0:  # a resumed run: show the epochs it already has
+            for e in self.ctx.store.epochs(ev.run_id):
+                x = e["epoch"] + 1
+                self.loss_curve.append(x, e["train_loss"])
+                if e.get("val_acc") is not None:
+                    self.val_curve.append(x, e["val_acc"])
+                if e.get("test_acc") is not None:
+                    self.test_curve.append(x, e["test_acc"])
         self.run_label.setText(
             f"Run {ev.run_id}: <b>{ev.model}</b> on {ev.dataset} · {ev.device} · "
             f"{ev.params / 1e6:.2f} M params"
@@ -258,7 +270,10 @@ class TrainingView(QWidget):
         for bar in (self.energy_bar, self.time_bar, self.memory_bar):
             bar.setValue(0)
         self._update_budget_bars()
-        self.append_log(f"run {ev.run_id} started: {ev.model}, {ev.epochs} epochs on {ev.device}")
+        resumed = f" (resumed at epoch {ev.start_epoch + 1})" if ev.start_epoch else ""
+        self.append_log(
+            f"run {ev.run_id} started: {ev.model}, {ev.epochs} epochs on {ev.device}{resumed}"
+        )
         self._on_busy(True)
 
     def _fraction_done(self, epoch: int, batch: int, batches: int) -> float:
