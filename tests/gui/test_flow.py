@@ -84,6 +84,16 @@ def test_train_two_runs_then_compare_and_export(window, qtbot, tmp_path: Path, d
     for s, a in zip(time_scores, accs):
         assert a / 2 - 1e-9 <= s <= a + 1e-9
     assert any(abs(s - a) < 1e-12 for s, a in zip(time_scores, accs))
+    # PePR-optimal epoch count per run, as core.epoch_pepr computes it
+    from pepr_desktop.core.epoch_pepr import for_runs
+
+    expected = {int(c.key): c.best_epochs for c in for_runs(win.ctx.store, store_runs).curves}
+    best = {r["run_id"]: r["best_epochs"] for r in cv.rows}
+    assert best == expected and best[2] == 1 and best[1] in (1, 2)
+    last = cv.table.columnCount() - 1
+    assert cv.table.horizontalHeaderItem(last).text() == "Best epochs"
+    shown = {int(cv.table.item(i, 0).text()): cv.table.item(i, last).text() for i in range(2)}
+    assert shown == {k: str(v) for k, v in best.items()}
     cv.table.selectRow(0)  # the selected run's confusion matrix (issue 13) under the table
     assert cv.selected_run_id() in (1, 2)
     assert "test split" in cv.confusion.title.text()

@@ -74,3 +74,43 @@ def test_about_names_licence_and_citation(window, monkeypatch) -> None:
     monkeypatch.setattr(QMessageBox, "about", lambda _p, _t, text: shown.append(text))
     window.about()
     assert "MIT" in shown[0] and "2403.12562" in shown[0] and "CC BY 4.0" in shown[0]
+
+
+def test_quality_options_default_to_the_paper_and_reach_the_config(window, dialogs) -> None:
+    from pepr_desktop.core.train import TrainConfig
+
+    ex = window.experiment
+    ex.select_dataset("sample")
+    paper = TrainConfig(dataset="sample", model="resnet10t")
+    cfg = ex.base_config("resnet10t")
+    for k in (
+        "sampler",
+        "augment",
+        "schedule",
+        "label_smoothing",
+        "early_stop",
+        "early_stop_patience",
+        "early_stop_min_gain",
+        "image_size",
+        "class_weights",
+    ):
+        assert getattr(cfg, k) == getattr(paper, k), k
+    assert not ex.patience_spin.isEnabled()
+    ex.sampler_combo.setCurrentText("balanced")
+    ex.augment_combo.setCurrentText("light")
+    ex.schedule_combo.setCurrentText("onecycle")
+    ex.smoothing_spin.setValue(0.1)
+    ex.early_check.setChecked(True)
+    assert ex.patience_spin.isEnabled()
+    ex.patience_spin.setValue(3)
+    ex.min_gain_spin.setValue(0.02)
+    ex.image_size_spin.setValue(32)
+    cfg = ex.base_config("resnet10t").validate()
+    assert (cfg.sampler, cfg.augment, cfg.schedule) == ("balanced", "light", "onecycle")
+    assert (cfg.label_smoothing, cfg.early_stop, cfg.early_stop_patience) == (0.1, True, 3)
+    assert (cfg.early_stop_min_gain, cfg.image_size) == (0.02, 32)
+    ex.image_size_spin.setValue(4)  # below the trainer's 8 px minimum: a dialog, no run
+    ex.model_edit.setText("resnet10t")
+    ex.train_btn.click()
+    assert len(dialogs) == 1 and "image size" in dialogs[0][1]
+    assert window.ctx.training.pending() == [] and not window.ctx.training.busy

@@ -171,6 +171,7 @@ class CompareView(QWidget):
         headers = ["Run", "Model", "Status", "Test acc."]
         for k, (_c, _s, unit, key) in RESOURCES.items():
             headers += [f"{k} ({unit})", f"PePR-{key}", f"rank {key}"]
+        headers.append("Best epochs")
         self.table = QTableWidget(0, len(headers))
         self.table.setHorizontalHeaderLabels(headers)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -290,11 +291,27 @@ class CompareView(QWidget):
         self.rows = []
         if ids:
             try:
-                self.rows = score_runs(self.ctx.store.runs(ids=ids))
+                runs = self.ctx.store.runs(ids=ids)
+                self.rows = score_runs(runs)
+                self._add_best_epochs(runs)
             except UserError as exc:
                 show_error(self, "Compare", str(exc))
         self._fill_table()
         self._draw()
+
+    def _add_best_epochs(self, runs: list[dict[str, Any]]) -> None:
+        """The PePR-optimal epoch count of each run (core/epoch_pepr.py): in hindsight, the
+        epoch whose accuracy per cumulative resource scores best over all ticked runs' epochs."""
+        self.epoch_basis = ""
+        try:
+            from pepr_desktop.core.epoch_pepr import for_runs
+        except ImportError:
+            return
+        table = for_runs(self.ctx.store, runs)
+        self.epoch_basis = table.basis
+        best = {int(c.key): (c.best_epochs, c.epochs) for c in table.curves}
+        for r in self.rows:
+            r["best_epochs"], r["epochs"] = best.get(r["run_id"], (None, None))
 
     def selected_run_id(self) -> int | None:
         rows = {i.row() for i in self.table.selectedIndexes()}
@@ -323,9 +340,12 @@ class CompareView(QWidget):
             values: list[Any] = [r["run_id"], r["model"], r["status"], r["acc"]]
             for k in RESOURCES:
                 values += [r["resources"].get(k), r["pepr"].get(k), r["rank"].get(k)]
+            values.append(r.get("best_epochs"))
             for j, v in enumerate(values):
                 numeric = isinstance(v, (int, float)) and not isinstance(v, bool)
                 item = NumericItem(_fmt(v), float(v)) if numeric else QTableWidgetItem(_fmt(v))
+                if j == len(values) - 1 and r.get("epochs"):
+                    item.setToolTip(f"of {r['epochs']} trained epochs")
                 t.setItem(i, j, item)
         t.setSortingEnabled(True)
         excluded = sorted(
@@ -335,6 +355,10 @@ class CompareView(QWidget):
             "PePR = accuracy / (1 + normalised resource), min-max over the ticked runs "
             "(Selvan et al., NLDL 2025)."
         )
+        if self.rows and getattr(self, "epoch_basis", ""):
+            base += (
+                f" Best epochs: the PePR-optimal epoch count ({self.epoch_basis}), in hindsight."
+            )
         self.note.setText(base + (" Not scored: " + "; ".join(excluded[:6]) if excluded else ""))
 
     def _draw(self) -> None:
@@ -384,6 +408,7 @@ class CompareView(QWidget):
         fields = ["run_id", "model", "status", "test_acc"]
         for k, (_c, _s, unit, key) in RESOURCES.items():
             fields += [f"{k}_{unit}", f"pepr_{key}", f"rank_{key}", f"pareto_{key}"]
+        fields.append("best_epochs")
         with open(path, "w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(fields)
@@ -396,6 +421,7 @@ class CompareView(QWidget):
                         r["rank"].get(k),
                         r["pareto"].get(k),
                     ]
+                row.append(r.get("best_epochs"))
                 w.writerow(["" if v is None else v for v in row])
 
     def export_plot(self, path: Path) -> None:

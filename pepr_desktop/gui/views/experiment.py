@@ -227,6 +227,52 @@ class ExperimentView(QWidget):
         tf.addRow(self.pretrained_check)
         top.addWidget(train_box, 2)
 
+        # issue 12: every option defaults to the paper's protocol (docs/training.md)
+        quality_box = QGroupBox("Training quality (defaults = paper)")
+        qf = QFormLayout(quality_box)
+        self.sampler_combo = QComboBox()
+        self.sampler_combo.addItems(["shuffle", "balanced"])
+        self.sampler_combo.setToolTip("balanced: every class drawn equally often per epoch")
+        self.augment_combo = QComboBox()
+        self.augment_combo.addItems(["none", "light"])
+        self.augment_combo.setToolTip("light: flips and a small affine jitter, on the device")
+        self.schedule_combo = QComboBox()
+        self.schedule_combo.addItems(["constant", "cosine", "onecycle"])
+        self.smoothing_spin = QDoubleSpinBox()
+        self.smoothing_spin.setRange(0.0, 0.5)
+        self.smoothing_spin.setSingleStep(0.05)
+        self.smoothing_spin.setDecimals(2)
+        self.early_check = QCheckBox("Energy-aware early stop")
+        self.early_check.setToolTip(
+            "Stop when further epochs are not expected to buy the minimum validation gain per Wh"
+        )
+        self.patience_spin = QSpinBox()
+        self.patience_spin.setRange(1, 1000)
+        self.patience_spin.setValue(2)
+        self.min_gain_spin = QDoubleSpinBox()
+        self.min_gain_spin.setRange(0.0, 100.0)
+        self.min_gain_spin.setDecimals(3)
+        self.min_gain_spin.setSingleStep(0.005)
+        self.min_gain_spin.setValue(0.01)
+        self.min_gain_spin.setSuffix(" acc/Wh")
+        for w in (self.patience_spin, self.min_gain_spin):
+            w.setEnabled(False)
+        self.early_check.toggled.connect(self.patience_spin.setEnabled)
+        self.early_check.toggled.connect(self.min_gain_spin.setEnabled)
+        self.image_size_spin = QSpinBox()
+        self.image_size_spin.setRange(0, 1024)
+        self.image_size_spin.setSpecialValueText("dataset's own")
+        self.image_size_spin.setSuffix(" px")
+        qf.addRow("Sampler", self.sampler_combo)
+        qf.addRow("Augmentation", self.augment_combo)
+        qf.addRow("LR schedule", self.schedule_combo)
+        qf.addRow("Label smoothing", self.smoothing_spin)
+        qf.addRow(self.early_check)
+        qf.addRow("Patience (epochs)", self.patience_spin)
+        qf.addRow("Min. gain", self.min_gain_spin)
+        qf.addRow("Image size", self.image_size_spin)
+        top.addWidget(quality_box, 2)
+
         from pepr_desktop.gui.widgets.preview_grid import PreviewGrid
 
         self.preview_box = QGroupBox("Dataset preview")
@@ -393,6 +439,14 @@ class ExperimentView(QWidget):
             data_fraction=self.fraction_spin.value(),
             pretrained=self.pretrained_check.isChecked() if pretrained is None else pretrained,
             class_weights=self.class_weights_combo.currentText(),
+            sampler=self.sampler_combo.currentText(),
+            augment=self.augment_combo.currentText(),
+            schedule=self.schedule_combo.currentText(),
+            label_smoothing=self.smoothing_spin.value(),
+            early_stop=self.early_check.isChecked(),
+            early_stop_patience=self.patience_spin.value(),
+            early_stop_min_gain=self.min_gain_spin.value(),
+            image_size=self.image_size_spin.value() or None,
             budget_energy_wh=b.energy_wh,
             budget_time_min=b.time_min,
             budget_memory_mb=b.memory_mb,
