@@ -114,3 +114,42 @@ def test_quality_options_default_to_the_paper_and_reach_the_config(window, dialo
     ex.train_btn.click()
     assert len(dialogs) == 1 and "image size" in dialogs[0][1]
     assert window.ctx.training.pending() == [] and not window.ctx.training.busy
+
+
+def _stored_run(store, dataset: str, device: str, method: str, acc: float) -> int:
+    rid = store.create_run(
+        dataset=dataset, model="resnet10t", config={}, epochs_planned=1, device=device
+    )
+    store.update_run(
+        rid,
+        status="finished",
+        epochs_done=1,
+        test_acc=acc,
+        train_time_s=10.0 + acc,
+        peak_mem_mb=100.0,
+        energy_j=360.0 * acc,
+        energy_method=method,
+    )
+    return rid
+
+
+def test_compare_mixed_datasets_is_a_dialog_and_device_warnings_show(window, dialogs) -> None:
+    s = window.ctx.store
+    a = _stored_run(s, "sample", "cpu", "rapl", 0.7)
+    b = _stored_run(s, "sample", "cuda:0", "nvml", 0.8)
+    c = _stored_run(s, "other", "cpu", "rapl", 0.9)
+    window.ctx.runs_changed.emit()
+    window.runs.select_ids([a, c])
+    window.runs.compare_btn.click()
+    assert len(dialogs) == 1 and dialogs[0][0] == "Compare"
+    msg = dialogs[0][1]
+    assert "different datasets" in msg and "other: run 3" in msg and "sample: run 1" in msg
+    assert window.compare.rows == []  # nothing was scored across datasets
+    window.runs.select_ids([a, b])
+    window.runs.compare_btn.click()
+    assert len(dialogs) == 1
+    cv = window.compare
+    assert sorted(r["run_id"] for r in cv.rows) == [a, b]
+    note = cv.note.text()
+    assert "runs on different devices" in note and "different methods: nvml, rapl" in note
+    assert "⚠" in note

@@ -8,6 +8,7 @@ the set compared, so it is recomputed whenever the selection changes and never s
 from __future__ import annotations
 
 import csv
+import html
 import math
 from pathlib import Path
 from typing import Any
@@ -46,14 +47,13 @@ RESOURCES = {  # resource -> (run column, scale to display unit, unit, PePR key)
 }
 
 
-def score_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One dict per run: acc, resources, pepr, rank and pareto per resource (None = excluded)."""
-    try:
-        from pepr_desktop.core.compare import compare_runs
-    except ImportError:  # older core: the formula alone
-        return _score_fallback(runs)
+def score_runs(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """One dict per run (acc, resources, pepr, rank, pareto per resource; None = excluded) and
+    the comparison's notes (unfinished runs, mixed devices or meter methods)."""
+    from pepr_desktop.core.compare import compare_runs
+
     table = compare_runs(runs, resource="all")
-    return [
+    rows = [
         {
             "run_id": r.run_id,
             "model": r.model,
@@ -67,43 +67,24 @@ def score_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for r in table.rows
     ]
+    return rows, list(table.notes)
 
 
-def _score_fallback(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from pepr_desktop.core.pepr import pepr_scores
-
-    acc = [r.get("test_acc") for r in runs]
-    out = [
-        {
-            "run_id": r["id"],
-            "model": r["model"],
-            "status": r["status"],
-            "acc": a,
-            "resources": {},
-            "pepr": {},
-            "rank": {},
-            "pareto": {},
-            "excluded": {},
-        }
-        for r, a in zip(runs, acc)
-    ]
-    for res, (col, scale, _u, _k) in RESOURCES.items():
-        vals = [r.get(col) * scale if r.get(col) is not None else None for r in runs]
-        scores = pepr_scores(acc, vals)
-        order = sorted((s for s in scores if s is not None), reverse=True)
-        for o, v, s in zip(out, vals, scores):
-            o["resources"][res] = v
-            o["pepr"][res] = s
-            o["rank"][res] = order.index(s) + 1 if s is not None else None
-            o["pareto"][res] = s is not None and not any(
-                p is not None
-                and w is not None
-                and p >= o["acc"]
-                and w <= v
-                and (p > o["acc"] or w < v)
-                for p, w in zip(acc, vals)
-            )
-    return out
+def mixed_datasets_message(runs: list[dict[str, Any]]) -> str | None:
+    """None when all runs share a dataset, else which runs are on which dataset and what to do."""
+    by_ds: dict[str, list[int]] = {}
+    for r in runs:
+        by_ds.setdefault(str(r["dataset"]), []).append(int(r["id"]))
+    if len(by_ds) < 2:
+        return None
+    parts = "; ".join(
+        f"{ds}: run{'s' if len(ids) > 1 else ''} {', '.join(map(str, sorted(ids)))}"
+        for ds, ids in sorted(by_ds.items())
+    )
+    return (
+        f"The selected runs are on different datasets ({parts}). PePR normalises resources over "
+        "one task's comparison set, so select runs of one dataset and compare again."
+    )
 
 
 def _fmt(v: Any, digits: int = 4) -> str:
@@ -119,6 +100,7 @@ class CompareView(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.rows: list[dict[str, Any]] = []
+        self.notes: list[str] = []
         self._build()
         ctx.runs_changed.connect(self.refresh)
         self.refresh()
@@ -180,6 +162,7 @@ class CompareView(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         rl.addWidget(self.table, 2)
         self.note = QLabel()
+        self.note.setTextFormat(Qt.TextFormat.RichText)
         self.note.setWordWrap(True)
         self.note.setObjectName("summary")
         rl.addWidget(self.note)
@@ -266,15 +249,11 @@ class CompareView(QWidget):
     def set_runs(self, ids: list[int]) -> None:
         """Show these runs (they must share a dataset)."""
         runs = self.ctx.store.runs(ids=ids)
-        sets = {r["dataset"] for r in runs}
-        if len(sets) != 1:
-            show_error(
-                self,
-                "Compare",
-                "Choose runs of one dataset: PePR normalises over one task's model space.",
-            )
+        mixed = mixed_datasets_message(runs)
+        if mixed or not runs:
+            show_error(self, "Compare", mixed or "The selected runs no longer exist.")
             return
-        self.dataset_combo.setCurrentText(sets.pop())
+        self.dataset_combo.setCurrentText(runs[0]["dataset"])
         self.run_list.blockSignals(True)
         for i in range(self.run_list.count()):
             it = self.run_list.item(i)
@@ -289,10 +268,11 @@ class CompareView(QWidget):
     def update_comparison(self) -> None:
         ids = self.checked_ids()
         self.rows = []
+        self.notes = []
         if ids:
             try:
                 runs = self.ctx.store.runs(ids=ids)
-                self.rows = score_runs(runs)
+                self.rows, self.notes = score_runs(runs)
                 self._add_best_epochs(runs)
             except UserError as exc:
                 show_error(self, "Compare", str(exc))
@@ -359,7 +339,15 @@ class CompareView(QWidget):
             base += (
                 f" Best epochs: the PePR-optimal epoch count ({self.epoch_basis}), in hindsight."
             )
-        self.note.setText(base + (" Not scored: " + "; ".join(excluded[:6]) if excluded else ""))
+        text = base + (" Not scored: " + "; ".join(excluded[:6]) if excluded else "")
+        notes = [html.escape(n) for n in self.notes]
+        warnings = [n for n in notes if n.startswith("warning")]
+        others = [n for n in notes if not n.startswith("warning")]
+        if others:
+            text += "<br>Note: " + "; ".join(others)
+        if warnings:  # unlike hardware or meters: the resource figures may not compare
+            text += "<br><b style='color:#b45309'>⚠ " + "<br>⚠ ".join(warnings) + "</b>"
+        self.note.setText(text)
 
     def _draw(self) -> None:
         res = self.resource()
