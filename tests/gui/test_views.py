@@ -153,3 +153,14 @@ def test_compare_mixed_datasets_is_a_dialog_and_device_warnings_show(window, dia
     note = cv.note.text()
     assert "runs on different devices" in note and "different methods: nvml, rapl" in note
     assert "⚠" in note
+
+
+def test_live_training_log_is_wide(window, qtbot) -> None:
+    window.resize(1360, 860)
+    window.show()
+    window.tabs.setCurrentWidget(window.training)
+    qtbot.waitExposed(window)
+    tv = window.training
+    assert tv.log_panel.width() >= 600  # full-width strip under the charts, not a side column
+    assert tv.log_panel.height() >= 150
+    assert tv.power_plot.height() >= 200
