@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import logging
+import argparse
+import os
 import sys
+import time
 from collections.abc import Sequence
 
 from pepr_desktop import __version__
@@ -39,13 +41,63 @@ def create_app(argv: Sequence[str] | None = None):
     return app, win
 
 
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """Our own flags; anything else (e.g. Qt's -platform) is left for QApplication."""
+    p = argparse.ArgumentParser(prog="pepr-desktop", description="PePR Desktop (GUI)")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="build the main window offscreen, print the start-up time and exit (packaging test)",
+    )
+    args, _rest = p.parse_known_args(list(argv))
+    return args
+
+
+def smoke(t0: float, argv: Sequence[str]) -> int:
+    """Build the main window offscreen, process events until it is shown, report the time.
+
+    Used by packaging/smoke_test.sh and the start-up benchmark; it touches no settings (the
+    window is not closed through closeEvent, which would save its geometry)."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    app, win = create_app(argv)
+    win.show()
+    deadline = time.monotonic() + 60
+    handle = win.windowHandle()
+    while not (win.isVisible() and handle is not None and handle.isExposed()):
+        app.processEvents()
+        if time.monotonic() > deadline:
+            print("the main window was not shown within 60 s", file=sys.stderr)
+            return 1
+        handle = win.windowHandle()
+    app.processEvents()
+    print(f"ready in {time.perf_counter() - t0:.2f} s")
+    win.hide()
+    win.ctx.shutdown()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    t0 = time.perf_counter()
+    argv = list(sys.argv if argv is None else argv)
+    args = parse_args(argv[1:])
+    if args.version:  # before any Qt import: no window, no display needed
+        print(f"pepr-desktop {__version__}")
+        return 0
+    from pepr_desktop.logsetup import configure_logging
+
+    configure_logging()
     from pepr_desktop.core.errors import UserError
 
+    qt_argv = [a for a in argv if a not in ("--smoke", "--version")]
     try:
-        app, win = create_app(argv)
+        if args.smoke:
+            return smoke(t0, qt_argv)
+        app, win = create_app(qt_argv)
     except UserError as exc:  # e.g. an unusable database: say so in a dialog, not a traceback
+        if args.smoke:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         from PySide6.QtWidgets import QApplication, QMessageBox
 
         _ = QApplication.instance() or QApplication(sys.argv)

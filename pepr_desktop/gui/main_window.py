@@ -140,6 +140,8 @@ class MainWindow(QMainWindow):
         s = mb.addMenu("&Settings")
         self._action(s, "&Preferences…", self.edit_settings)
         h = mb.addMenu("&Help")
+        self._action(h, "Open &log file", self.open_log_file)
+        h.addSeparator()
         self._action(h, "&About PePR Desktop", self.about)
 
     def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
@@ -260,6 +262,26 @@ class MainWindow(QMainWindow):
 
     def edit_settings(self) -> None:
         SettingsDialog(self.settings, self).exec()
+
+    def open_log_file(self) -> bool:
+        """Open the rotating log (logsetup.log_file()) in the desktop's viewer."""
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        from pepr_desktop.logsetup import log_file
+
+        path = log_file()
+        if not path.is_file():
+            show_error(
+                self,
+                "Log file",
+                f"There is no log file yet at {path}; it is written once the app logs something.",
+            )
+            return False
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))):
+            show_error(self, "Log file", f"No application could open {path}; open it by hand.")
+            return False
+        return True
 
     def about(self) -> None:
         QMessageBox.about(self, "About PePR Desktop", ABOUT_HTML)

@@ -279,8 +279,9 @@ class ExperimentView(QWidget):
         pl = QVBoxLayout(self.preview_box)
         self.preview = PreviewGrid(per_class=8, thumb_px=48)
         pl.addWidget(self.preview)
+        self.preview_box.setMinimumHeight(300)  # counts table + at least two rows of thumbnails
         self.preview_box.setVisible(False)
-        root.addWidget(self.preview_box, 1)
+        root.addWidget(self.preview_box, 2)
 
         rec_box = QGroupBox("Recommendation")
         rl = QVBoxLayout(rec_box)
