@@ -61,6 +61,7 @@ def main() -> int:
     ex.fraction_spin.setValue(0.1)
     ex.energy_spin.setValue(1.0)
     ex.time_spin.setValue(4)
+    ex.preview_btn.setChecked(True)  # the dataset preview (issue 13) in the first shot
     ex.recommend_pool = [*MODELS, "efficientnet_b0", "ghostnet_100"]
     ex.recommend_btn.click()
     pump(lambda: not win.ctx.tasks.busy, 400)
@@ -85,7 +86,19 @@ def main() -> int:
     ids = win.runs.run_ids()
     win.runs.select_ids(ids)
     win.runs.compare_btn.click()
+    win.compare.table.selectRow(0)
+    win.compare.bottom_tabs.setCurrentIndex(0)
     shot("4_compare")
+    win.tabs.setCurrentWidget(win.runs)
+    win.runs.select_ids([ids[-1]])
+    dlg = win.runs.show_details()
+    dlg.resize(1000, 680)
+    dlg.tabs.setCurrentWidget(dlg.confusion)
+    dlg.confusion.choose_cell(0, 1)  # browse one mix-up's test images
+    pump(lambda: False, 0.4)
+    dlg.grab().save(str(HERE / "5_run_details.png"))
+    print("saved 5_run_details")
+    dlg.close()
     win.close()
     return 0
 
