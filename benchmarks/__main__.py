@@ -26,7 +26,10 @@ ORDER = [
     "bench_score",
     "bench_gui",
     "bench_startup",
+    "bench_preview",
     "bench_sweep",
+    "kill_loop",
+    "bench_quality",  # the longest: 10 minutes of CPU training plus the baseline
 ]
 
 

@@ -96,6 +96,17 @@ def main() -> None:
         f"on {statistics.median(on):.1f} img/s"
     )
     print(f"median ratio on/off = {ratio:.4f}  (loss {100 * (1 - ratio):+.2f} %; goal <= 1 %)")
+    from _report import report  # the benchmarks folder is sys.path[0] when run as a script
+
+    report(
+        f"training throughput with meter sampler on vs off, {args.model}",
+        statistics.median(on),
+        statistics.median(off),
+        "img/s",
+        ">= 0.99",
+        ratio >= 0.99,
+        ratio=ratio,
+    )
     print(
         f"spread of off runs: {100 * (max(off) - min(off)) / statistics.median(off):.1f} % "
         "(a loss smaller than this is noise)"

@@ -29,7 +29,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=2000, help="training images (224 px RGB)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="500 images, 1 repeat")
     args = ap.parse_args()
+    if args.quick:
+        args.images, args.repeats = 500, 1
     from pepr_desktop.core.preview import preview_npz
 
     rng = np.random.default_rng(0)

@@ -115,9 +115,19 @@ def main() -> int:
             f"({err2:+6.1f} %)  (run wall {wall:.1f} s, {run['status']})",
             flush=True,
         )
+    from _report import report  # the benchmarks folder is sys.path[0] when run as a script
+
+    report(
+        "recommendation wall time, 28 px dataset (cold cache)", walls[0], None, "s", "< 60 s",
+        walls[0] < 60,
+    )
     if rows:
         med = statistics.median(abs(r[3]) for r in rows)
         med2 = statistics.median(abs(r[6]) for r in rows)
+        report(
+            f"median |predicted - actual| training time, {len(rows)} models", med, None, "%",
+            "<= 15 %", med <= 15,
+        )
         print(
             f"median absolute error of predicted training time: {med:.1f} % over {len(rows)} "
             f"models (goal <= 15 %); with a probe just before each run: {med2:.1f} %"

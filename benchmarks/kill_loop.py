@@ -25,7 +25,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--iterations", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--quick", action="store_true", help="4 kills, one of each kind")
     args = ap.parse_args()
+    if args.quick:
+        args.iterations = 4
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="pepr_kill_") as tmp:
         results = kill_loop(Path(tmp), args.iterations, args.seed, log=print)
@@ -34,6 +37,16 @@ def main() -> int:
     print(
         f"kills survived: {survived}/{len(results)} (epochs stored at kill: {by_epochs}; "
         f"{time.perf_counter() - t0:.0f} s)"
+    )
+    from benchmarks._report import report
+
+    report(
+        "SIGKILL crash loop: runs recovered intact",
+        survived,
+        len(results),
+        "kills",
+        "all",
+        survived == len(results),
     )
     return 0 if survived == len(results) else 1
 
