@@ -130,29 +130,14 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
-    from pepr_desktop.cli.train_cmds import quality_options
+    from pepr_desktop.cli.train_cmds import config_from_args
     from pepr_desktop.core import datasets
     from pepr_desktop.core.recommend import Budget, recommend
-    from pepr_desktop.core.train import TrainConfig
 
     if args.weights and not args.model:
         raise UserError("--weights needs --model NAME to say which architecture it belongs to.")
     budget = Budget(args.energy_wh, args.time_min, args.memory_mb, args.max_params)
-    cfg = TrainConfig(
-        dataset=args.data,
-        model=args.model or "",
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        device=args.device,
-        image_size=args.image_size,
-        data_fraction=args.data_fraction,
-        pretrained=args.pretrained,
-        weights=args.weights,
-        class_weights=args.class_weights,
-        **quality_options(args),
-    ).validate()
+    cfg = config_from_args(args).validate()
 
     def progress(done: int, total: int, name: str) -> None:
         if not args.json and sys.stderr.isatty() and name:

@@ -80,51 +80,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_sweep)
 
 
-def _meter_settings(args: argparse.Namespace) -> Any:
-    """MeterSettings from the options (None with --no-meter): they travel to the workers."""
-    if args.no_meter:
-        return None
-    from pepr_desktop.core.metering import MeterSettings
-
-    kwargs: dict[str, Any] = {}
-    if args.pue is not None:
-        kwargs["pue"] = args.pue
-    if args.region:
-        kwargs["region"] = args.region
-    if args.carbon_intensity is not None:
-        kwargs["carbon_intensity_g_per_kwh"] = args.carbon_intensity
-    if args.cpu_watts is not None:
-        kwargs["cpu_tdp_w"] = args.cpu_watts
-    if args.idle_baseline is not None:
-        kwargs["idle_baseline_s"] = args.idle_baseline
-    return MeterSettings(**kwargs)
-
-
 def _new_spec(args: argparse.Namespace, store: Any) -> Any:
-    from pepr_desktop.cli.train_cmds import quality_options
+    from pepr_desktop.cli.train_cmds import config_from_args, meter_settings_from_args
     from pepr_desktop.core.sweep import make_spec
-    from pepr_desktop.core.train import TrainConfig
 
     if not args.data:
         raise UserError("--data NAME is required for a new sweep (or --resume SWEEP_ID).")
     if not args.models and not args.recommended:
         raise UserError("say what to train: --models M1,M2,... or --recommended K.")
-    base = TrainConfig(
-        dataset=args.data,
+    base = config_from_args(
+        args,
         model="",
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        device=args.device,
-        image_size=args.image_size,
-        data_fraction=args.data_fraction,
-        pretrained=args.pretrained,
-        class_weights=args.class_weights,
+        weights=None,
         budget_energy_wh=args.energy_wh,
         budget_time_min=args.time_min,
         budget_memory_mb=args.memory_mb,
-        **quality_options(args),
     )
     models: list[Any] = list(args.models or [])
     if args.recommended:
@@ -133,7 +103,7 @@ def _new_spec(args: argparse.Namespace, store: Any) -> Any:
         base,
         models,
         backend=args.backend or "local",
-        meter_settings=_meter_settings(args),
+        meter_settings=meter_settings_from_args(args),
         address=args.address,
         num_cpus=args.num_cpus if args.num_cpus is not None else 1.0,
         num_gpus=args.num_gpus if args.num_gpus is not None else 0.0,

@@ -101,6 +101,29 @@ def quality_options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def config_from_args(args: argparse.Namespace, **fields: Any) -> Any:
+    """The TrainConfig that `train`, `recommend` and `sweep` build from the shared options;
+    `fields` set what the command decides itself (model, budgets...)."""
+    from pepr_desktop.core.train import TrainConfig
+
+    shared = {
+        "dataset": args.data,
+        "model": getattr(args, "model", None) or "",
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "seed": args.seed,
+        "device": args.device,
+        "image_size": args.image_size,
+        "data_fraction": args.data_fraction,
+        "pretrained": getattr(args, "pretrained", False),
+        "weights": getattr(args, "weights", None),
+        "class_weights": args.class_weights,
+        **quality_options(args),
+    }
+    return TrainConfig(**{**shared, **fields})
+
+
 def add_meter_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("energy metering")
     g.add_argument("--no-meter", action="store_true", help="do not measure energy")
@@ -120,9 +143,18 @@ def add_meter_options(p: argparse.ArgumentParser) -> None:
 
 def meter_factory_from_args(args: argparse.Namespace) -> Any:
     """The meter factory for the options given, or None with --no-meter."""
+    from pepr_desktop.core.metering import meter_factory
+
+    settings = meter_settings_from_args(args)
+    return None if settings is None else meter_factory(settings)
+
+
+def meter_settings_from_args(args: argparse.Namespace) -> Any:
+    """MeterSettings from the options (None with --no-meter); plain data, so they can travel to
+    sweep workers."""
     if args.no_meter:
         return None
-    from pepr_desktop.core.metering import MeterSettings, meter_factory
+    from pepr_desktop.core.metering import MeterSettings
 
     kwargs: dict[str, Any] = {}
     if args.pue is not None:
@@ -137,7 +169,7 @@ def meter_factory_from_args(args: argparse.Namespace) -> Any:
         if args.idle_baseline < 0:
             raise UserError("--idle-baseline must be >= 0 seconds (0 turns it off).")
         kwargs["idle_baseline_s"] = args.idle_baseline
-    return meter_factory(MeterSettings(**kwargs))
+    return MeterSettings(**kwargs)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -254,25 +286,13 @@ class Progress:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from pepr_desktop.core.runner import execute
-    from pepr_desktop.core.train import Control, TrainConfig
+    from pepr_desktop.core.train import Control
 
-    cfg = TrainConfig(
-        dataset=args.data,
-        model=args.model,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        device=args.device,
-        image_size=args.image_size,
-        data_fraction=args.data_fraction,
-        pretrained=args.pretrained,
-        weights=args.weights,
-        class_weights=args.class_weights,
+    cfg = config_from_args(
+        args,
         budget_energy_wh=args.energy_wh,
         budget_time_min=args.time_min,
         budget_memory_mb=args.memory_mb,
-        **quality_options(args),
     )
     return run_and_report(
         args,
