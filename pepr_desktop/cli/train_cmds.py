@@ -28,7 +28,7 @@ from pepr_desktop.core.errors import UserError
 
 RUN_TABLE = (
     "id", "dataset", "model", "status", "epochs_done", "test_acc", "test_auc", "train_time_s",
-    "peak_mem_mb", "energy_j", "energy_method",
+    "peak_mem_mb", "energy_j", "energy_method", "co2_g",
 )  # fmt: skip
 
 
