@@ -181,10 +181,13 @@ def tune(
     trial_data_fraction: float | None = None,
     meter_factory: Callable[[str], Any] | None = None,
     progress: Callable[[Trial], None] | None = None,
+    control: Any = None,
 ) -> TuneResult:
     """Try each recipe on each model (models in the order given, best candidates first) with
     `trial_epochs`-epoch runs inside `budget_s` seconds (optionally on a stratified share of the
-    training data); keep the best by `metric` on val."""
+    training data); keep the best by `metric` on val. `control` (a `train.Control`) cancels the
+    search from another thread (the GUI's Cancel): the running trial stops within one batch and
+    the rest are skipped."""
     from pepr_desktop.core.events import EpochEnded
     from pepr_desktop.core.train import StopRun, prepare, train
 
@@ -223,6 +226,10 @@ def tune(
             if trial_data_fraction is not None:
                 cfg.data_fraction = trial_data_fraction
             est = epoch_s.get(model)
+            if control is not None and control.stopped:
+                trial.note = "skipped: cancelled"
+                trials.append(trial)
+                continue
             if left() <= 0:
                 trial.note = "skipped: budget spent"
                 trials.append(trial)
@@ -247,7 +254,7 @@ def tune(
                 last: EpochEnded | None = None
                 energies: list[float | None] = []
                 try:
-                    for ev in train(cfg, p, run_id=0, meter=meter):
+                    for ev in train(cfg, p, run_id=0, meter=meter, control=control):
                         if isinstance(ev, EpochEnded):
                             last = ev
                             energies.append(ev.energy_j)

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 from pepr_desktop.core import datasets
 from pepr_desktop.core.data import DatasetInfo
 from pepr_desktop.core.errors import UserError
-from pepr_desktop.core.train import TrainConfig
+from pepr_desktop.core.train import Control, TrainConfig
 from pepr_desktop.gui.context import AppContext, show_error
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,27 @@ CANDIDATE_COLUMNS = (
     "Expected PePR",
     "Fits",
     "Why",
+)
+TRIAL_COLUMNS = (
+    "Model",
+    "Recipe",
+    "Status",
+    "Score (val)",
+    "Epochs",
+    "Seconds",
+    "Energy (Wh)",
+    "Note",
+)
+# TrainConfig fields a recipe may set, and how to show each in this view's fields
+APPLIED_FIELDS = (
+    "lr",
+    "class_weights",
+    "sampler",
+    "augment",
+    "schedule",
+    "label_smoothing",
+    "pretrained",
+    "image_size",
 )
 
 
@@ -139,11 +160,16 @@ class ExperimentView(QWidget):
         self.candidates: list[Any] = []
         # None: the recommender's whole catalogue; a list restricts the pool (tests, power users)
         self.recommend_pool: list[str] | None = None
+        # None: core.tune's default recipes; a list restricts the search (tests, power users)
+        self.tune_recipes: list[Any] | None = None
+        self.tune_result: Any = None
+        self._task_kind = ""  # which of this view's tasks the TaskWorker is running
+        self._tune_control: Any = None
         self._build()
         self.refresh_datasets()
         ctx.datasets_changed.connect(self.refresh_datasets)
         ctx.tasks.progress.connect(self._on_progress)
-        ctx.tasks.finished_ok.connect(self._on_recommendation)
+        ctx.tasks.finished_ok.connect(self._on_task_result)
         ctx.tasks.user_error.connect(self._on_task_error)
         ctx.tasks.crashed.connect(self._on_task_error)
         ctx.tasks.busy_changed.connect(self._on_task_busy)
@@ -291,9 +317,30 @@ class ExperimentView(QWidget):
         self.recommend_btn = QPushButton("Recommend")
         self.recommend_btn.setObjectName("primary")
         self.recommend_btn.clicked.connect(self.recommend)
+        self.tune_btn = QPushButton("Tune recipe")
+        self.tune_btn.setToolTip(
+            "Short trial runs of a few training recipes on the top fitting candidates, within the "
+            "search budget; the best by validation (never test) fills the training settings"
+        )
+        self.tune_btn.clicked.connect(self.tune)
+        self.tune_min_spin = QDoubleSpinBox()
+        self.tune_min_spin.setRange(0.05, 600)
+        self.tune_min_spin.setDecimals(1)
+        self.tune_min_spin.setValue(5.0)
+        self.tune_min_spin.setSuffix(" min")
+        self.tune_min_spin.setToolTip("Wall-clock budget of the whole recipe search")
+        self.tune_top_spin = QSpinBox()
+        self.tune_top_spin.setRange(1, 10)
+        self.tune_top_spin.setValue(2)
+        self.tune_top_spin.setPrefix("top ")
+        self.tune_top_spin.setToolTip("How many of the best fitting candidates to try")
+        self.tune_epochs_spin = QSpinBox()
+        self.tune_epochs_spin.setRange(1, 50)
+        self.tune_epochs_spin.setValue(2)
+        self.tune_epochs_spin.setSuffix(" epochs/trial")
         self.cancel_btn = QPushButton("Cancel")
         self.cancel_btn.setEnabled(False)
-        self.cancel_btn.clicked.connect(self.ctx.tasks.cancel)
+        self.cancel_btn.clicked.connect(self.cancel_task)
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.setFormat("idle")
@@ -301,6 +348,10 @@ class ExperimentView(QWidget):
         bar.addWidget(QLabel("Rank by PePR of"))
         bar.addWidget(self.by_combo)
         bar.addWidget(self.recommend_btn)
+        bar.addWidget(self.tune_btn)
+        bar.addWidget(self.tune_min_spin)
+        bar.addWidget(self.tune_top_spin)
+        bar.addWidget(self.tune_epochs_spin)
         bar.addWidget(self.cancel_btn)
         bar.addWidget(self.progress, 1)
         rl.addLayout(bar)
@@ -315,6 +366,24 @@ class ExperimentView(QWidget):
         hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         hh.setStretchLastSection(True)
         rl.addWidget(self.table, 1)
+        self.tune_box = QGroupBox(
+            "Recipe search (chosen by validation; the test split is not read)"
+        )
+        tl = QVBoxLayout(self.tune_box)
+        self.tune_summary = QLabel()
+        self.tune_summary.setWordWrap(True)
+        self.tune_summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        tl.addWidget(self.tune_summary)
+        self.trials_table = QTableWidget(0, len(TRIAL_COLUMNS))
+        self.trials_table.setHorizontalHeaderLabels(TRIAL_COLUMNS)
+        self.trials_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.trials_table.verticalHeader().setVisible(False)
+        th = self.trials_table.horizontalHeader()
+        th.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        th.setStretchLastSection(True)
+        tl.addWidget(self.trials_table)
+        self.tune_box.setVisible(False)
+        rl.addWidget(self.tune_box, 1)
         queue_row = QHBoxLayout()
         self.model_edit = QLineEdit()
         self.model_edit.setPlaceholderText("or type a timm model name, e.g. mobilenetv3_small_050")
@@ -495,11 +564,179 @@ class ExperimentView(QWidget):
         self.table.setRowCount(0)
         self.progress.setRange(0, 0)
         self.progress.setFormat("probing costs on this machine…")
+        self._task_kind = "recommend"
         self.ctx.tasks.start(task)
+
+    def cancel_task(self) -> None:
+        """Cancel the background task; a recipe search also stops its running trial."""
+        self.ctx.tasks.cancel()
+        if self._tune_control is not None:
+            self._tune_control.stop("cancelled")
+
+    # recipe search (issue 12) -------------------------------------------------------------------
+    def tune(self) -> None:
+        """Run `core.tune.tune_recommended` on the top fitting candidates in the background."""
+        if self.ctx.tasks.busy:
+            return
+        if not self.dataset_name():
+            show_error(self, "Tune recipe", "Choose a dataset first.")
+            return
+        fitting = [c for c in self.candidates if getattr(c, "fits", True)]
+        if not fitting:
+            show_error(
+                self,
+                "Tune recipe",
+                "Recommend first: the search tries recipes on the best fitting candidates "
+                "(none fit the budget yet; widen it if Recommend found none).",
+            )
+            return
+        try:
+            base = self.base_config(fitting[0].model).validate()
+        except UserError as exc:
+            show_error(self, "Tune recipe", str(exc))
+            return
+        from pepr_desktop.core.tune import DEFAULT_RECIPES
+
+        name = base.dataset
+        path = self.ctx.store.path
+        top = self.tune_top_spin.value()
+        budget_s = self.tune_min_spin.value() * 60
+        recipes = list(self.tune_recipes or DEFAULT_RECIPES)
+        total = min(top, len(fitting)) * len(recipes)
+        epochs = self.tune_epochs_spin.value()
+        meter_factory = self.ctx.meter_factory()  # read settings here, on the GUI thread
+        control = self._tune_control = _CancelControl()
+        cands = list(self.candidates)
+
+        def task(progress: Any, should_stop: Any) -> Any:
+            from pepr_desktop.core.store import Store
+            from pepr_desktop.core.tune import tune_recommended
+
+            control.should_stop = should_stop
+            done: list[Any] = []
+
+            def on_trial(t: Any) -> None:
+                done.append(t)
+                score = "" if t.score is None else f" {t.score:.3f}"
+                progress((len(done), total, f"{t.model} / {t.recipe}: {t.status}{score}"))
+
+            with Store(path) as store:
+                info = datasets.resolve(name, store)
+            return tune_recommended(
+                info,
+                base,
+                cands,
+                budget_s=budget_s,
+                top=top,
+                trial_epochs=epochs,
+                recipes=recipes,
+                meter_factory=meter_factory,
+                progress=on_trial,
+                control=control,
+            )
+
+        self.progress.setRange(0, 0)
+        self.progress.setFormat(f"tuning: {total} trials, up to {budget_s / 60:g} min…")
+        self._task_kind = "tune"
+        self.ctx.tasks.start(task)
+
+    def _on_task_result(self, result: Any) -> None:
+        if self._task_kind == "tune":
+            self._on_tuned(result)
+        else:
+            self._on_recommendation(result)
+
+    def _on_tuned(self, res: Any) -> None:
+        self.tune_result = res
+        self.show_trials(res)
+        self.progress.setRange(0, 100)
+        self.progress.setValue(100)
+        if res.best is None:
+            self.progress.setFormat("recipe search: no trial finished")
+            return
+        self.apply_recipe(res.best)
+        self.progress.setFormat(f"recipe search: {res.best.model} with {res.best.recipe}")
+        self.ctx.status_message.emit(
+            f"Recipe search chose {res.best.model} with {res.best.recipe} "
+            f"({res.metric} {res.best.score:.3f}); its settings are now in the training fields"
+        )
+
+    def show_trials(self, res: Any) -> None:
+        """What the search tried, what it spent and what it chose."""
+        spent = f"spent {res.spent_s:.0f} s of {res.budget_s:.0f} s"
+        if res.spent_energy_j is not None:
+            spent += f", {res.spent_energy_j / 3600:.3g} Wh"
+        if res.best is None:
+            chosen = "no trial finished within the search budget; give it more minutes."
+        else:
+            b = res.best
+            settings = ", ".join(f"{k}={v}" for k, v in b.overrides.items()) or "as set"
+            chosen = (
+                f"chosen: <b>{b.model}</b> with <b>{b.recipe}</b> ({res.metric} {b.score:.4f}; "
+                f"{settings}) — applied to the training settings."
+            )
+        self.tune_summary.setText(
+            f"{len(res.trials)} trials of {res.trial_epochs} epochs, {spent}; chosen by "
+            f"{res.metric}.<br>{chosen}"
+        )
+        self.trials_table.setRowCount(len(res.trials))
+        for r, t in enumerate(res.trials):
+            energy = None if t.energy_j is None else t.energy_j / 3600
+            values = [
+                t.model,
+                t.recipe,
+                t.status,
+                t.score,
+                t.epochs_done,
+                round(t.seconds, 1),
+                energy,
+                t.note,
+            ]
+            for col, v in enumerate(values):
+                item = QTableWidgetItem(fmt(v, 4 if col == 3 else 3))
+                if col == 7:
+                    item.setToolTip(str(v))
+                if res.best is t:
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
+                self.trials_table.setItem(r, col, item)
+        self.tune_box.setVisible(True)
+
+    def apply_recipe(self, trial: Any) -> None:
+        """Put a trial's model and settings into the fields, so Train selected trains it."""
+        o = trial.overrides
+        if "lr" in o:
+            self.lr_spin.setValue(float(o["lr"]))
+        if "class_weights" in o:
+            self.class_weights_combo.setCurrentText(str(o["class_weights"]))
+        if "sampler" in o:
+            self.sampler_combo.setCurrentText(str(o["sampler"]))
+        if "augment" in o:
+            self.augment_combo.setCurrentText(str(o["augment"]))
+        if "schedule" in o:
+            self.schedule_combo.setCurrentText(str(o["schedule"]))
+        if "label_smoothing" in o:
+            self.smoothing_spin.setValue(float(o["label_smoothing"]))
+        if "pretrained" in o:
+            self.pretrained_check.setChecked(bool(o["pretrained"]))
+        if "image_size" in o:
+            self.image_size_spin.setValue(int(o["image_size"] or 0))
+        unknown = set(o) - set(APPLIED_FIELDS)
+        if unknown:
+            log.warning("recipe settings not shown in the view: %s", sorted(unknown))
+        for r in range(self.table.rowCount()):
+            if self.table.item(r, 0).text() == trial.model:
+                self.table.clearSelection()
+                self.table.selectRow(r)
+                break
 
     def _on_task_busy(self, busy: bool) -> None:
         self.recommend_btn.setEnabled(not busy)
+        self.tune_btn.setEnabled(not busy)
         self.cancel_btn.setEnabled(busy)
+        if not busy:
+            self._tune_control = None
         if not busy:
             self.progress.setRange(0, 100)
 
@@ -521,7 +758,8 @@ class ExperimentView(QWidget):
 
     def _on_task_error(self, message: str) -> None:
         self.progress.setFormat("failed")
-        show_error(self, "Recommendation failed", message)
+        title = "Recipe search failed" if self._task_kind == "tune" else "Recommendation failed"
+        show_error(self, title, message)
 
     def _on_recommendation(self, rec: Any) -> None:
         cands = list(getattr(rec, "candidates", rec) or [])
@@ -597,6 +835,21 @@ class ExperimentView(QWidget):
             show_error(self, "Train", str(exc))
             return
         self.train_requested.emit(cfgs)
+
+
+class _CancelControl(Control):
+    """A training Control that also reads the TaskWorker's cancel flag, so the tuner's running
+    trial stops within one batch when the user presses Cancel (or closes the window)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.should_stop: Any = None
+
+    @property
+    def stopped(self) -> bool:
+        if not self._stop.is_set() and self.should_stop is not None and self.should_stop():
+            self.stop("cancelled")
+        return self._stop.is_set()
 
 
 def _safe_name(stem: str) -> str:
