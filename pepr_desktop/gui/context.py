@@ -27,11 +27,11 @@ def show_error(parent: QWidget | None, title: str, message: str) -> None:
     QMessageBox.warning(parent, title, message)
 
 
-def make_meter_factory(settings: AppSettings) -> Any:
-    """`core.metering.meter_factory(MeterSettings(...))` when the metering package provides it,
-    else None (runs then record energy as unavailable, never as 0)."""
+def make_meter_settings(settings: AppSettings) -> Any:
+    """The user's metering settings as `core.metering.MeterSettings` (None: no metering package
+    or bad values). Sweeps ship these to their jobs; local runs build a factory from them."""
     try:
-        from pepr_desktop.core.metering import MeterSettings, meter_factory  # type: ignore
+        from pepr_desktop.core.metering import MeterSettings  # type: ignore
     except ImportError:
         return None
     kwargs: dict[str, Any] = {}
@@ -46,7 +46,22 @@ def make_meter_factory(settings: AppSettings) -> Any:
     }
     kwargs = {k: v for k, v in wanted.items() if k in names and v is not None}
     try:
-        return meter_factory(MeterSettings(**kwargs))
+        return MeterSettings(**kwargs)
+    except Exception:  # a meter must never stop training
+        log.exception("meter settings rejected; energy will be unavailable")
+        return None
+
+
+def make_meter_factory(settings: AppSettings) -> Any:
+    """`core.metering.meter_factory(MeterSettings(...))` when the metering package provides it,
+    else None (runs then record energy as unavailable, never as 0)."""
+    ms = make_meter_settings(settings)
+    if ms is None:
+        return None
+    from pepr_desktop.core.metering import meter_factory
+
+    try:
+        return meter_factory(ms)
     except Exception:  # a meter must never stop training
         log.exception("meter set-up failed; energy will be unavailable")
         return None

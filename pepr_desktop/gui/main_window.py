@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from pepr_desktop import __version__
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.gui.context import AppContext, show_error
-from pepr_desktop.gui.settings import THEMES, AppSettings
+from pepr_desktop.gui.settings import QUEUE_BACKENDS, THEMES, AppSettings
 from pepr_desktop.gui.views.compare import CompareView
 from pepr_desktop.gui.views.experiment import ExperimentView, detect_devices
 from pepr_desktop.gui.views.runs import COLUMNS, RunsView, run_value
@@ -75,10 +75,25 @@ class SettingsDialog(QDialog):
         self.theme = QComboBox()
         self.theme.addItems(THEMES)
         self.theme.setCurrentText(settings.theme)
+        # issue 11: the queue can run as one sweep on Ray (a cluster, or a local Ray)
+        self.backend = QComboBox()
+        self.backend.addItem("this process (one run after another)", "local")
+        self.backend.addItem("Ray (the selected models as one sweep)", "ray")
+        self.backend.setCurrentIndex(QUEUE_BACKENDS.index(settings.queue_backend))
+        self.ray_address = QLineEdit(settings.ray_address)
+        self.ray_address.setPlaceholderText(
+            "blank = start a local Ray; or HOST:6379, ray://HOST:10001"
+        )
+        self.ray_address.setEnabled(settings.queue_backend == "ray")
+        self.backend.currentIndexChanged.connect(
+            lambda _i: self.ray_address.setEnabled(self.backend.currentData() == "ray")
+        )
         form.addRow("Region", self.region)
         form.addRow("Carbon intensity", self.intensity)
         form.addRow("CPU power (TDP)", self.cpu)
         form.addRow("Theme (on restart)", self.theme)
+        form.addRow("Run the queue on", self.backend)
+        form.addRow("Ray address", self.ray_address)
         form.addRow(QLabel("Database: " + str(settings.db_path)))
         box = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -93,6 +108,8 @@ class SettingsDialog(QDialog):
         s.carbon_intensity = self.intensity.value() or None
         s.cpu_watts = self.cpu.value() or None
         s.theme = self.theme.currentText()
+        s.queue_backend = self.backend.currentData()
+        s.ray_address = self.ray_address.text()
         s.sync()
         super().accept()
 
@@ -175,6 +192,17 @@ class MainWindow(QMainWindow):
 
     # actions ------------------------------------------------------------------------------------
     def _train(self, cfgs: list) -> None:
+        if self.settings.queue_backend == "ray" and cfgs:
+            from pepr_desktop.gui.context import make_meter_settings
+            from pepr_desktop.gui.worker import SweepRequest
+
+            cfgs = [
+                SweepRequest(
+                    tuple(cfgs),
+                    address=self.settings.ray_address or None,
+                    meter_settings=make_meter_settings(self.settings),
+                )
+            ]
         self.training.start(cfgs)
         self.tabs.setCurrentWidget(self.training)
 

@@ -12,6 +12,7 @@ from pepr_desktop.core.paths import default_db_path
 
 ORG, APP = "pepr-desktop", "PePR Desktop"
 THEMES = ("light", "dark")
+QUEUE_BACKENDS = ("local", "ray")
 
 
 class AppSettings:
@@ -81,6 +82,26 @@ class AppSettings:
     @idle_baseline_s.setter
     def idle_baseline_s(self, value: float) -> None:
         self.q.setValue("idle_baseline_s", float(value))
+
+    # queue backend (issue 11) ---------------------------------------------------------------
+    @property
+    def queue_backend(self) -> str:
+        """'local' (this process, the default) or 'ray' (the queue's models as one Ray sweep)."""
+        v = self._get("queue_backend", "local", str)
+        return v if v in QUEUE_BACKENDS else "local"
+
+    @queue_backend.setter
+    def queue_backend(self, value: str) -> None:
+        self.q.setValue("queue_backend", value if value in QUEUE_BACKENDS else "local")
+
+    @property
+    def ray_address(self) -> str:
+        """Ray cluster address; blank: start a local Ray on this machine."""
+        return self._get("ray_address", "", str).strip()
+
+    @ray_address.setter
+    def ray_address(self, value: str) -> None:
+        self.q.setValue("ray_address", (value or "").strip())
 
     # appearance -----------------------------------------------------------------------------
     @property

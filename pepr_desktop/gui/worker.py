@@ -58,7 +58,37 @@ class ResumeRequest:
         return self.cfg.device
 
 
-QueueItem = TrainConfig | ResumeRequest
+@dataclass(frozen=True)
+class SweepRequest:
+    """The models of one "Train selected" as one sweep on Ray (`core.sweep` + `core.ray_backend`).
+
+    The jobs run as Ray tasks; their events stream back to this worker thread, the only writer of
+    the store, and leave it as the same `event` signals a local run sends. `meter_settings`
+    (`MeterSettings` or None) and `address` (None: a local Ray) are read on the GUI thread."""
+
+    configs: tuple[TrainConfig, ...]
+    address: str | None = None
+    meter_settings: Any = None
+    num_cpus: float = 1.0
+
+    @property
+    def model(self) -> str:
+        return f"Ray sweep of {len(self.configs)} ({', '.join(c.model for c in self.configs)})"
+
+    @property
+    def dataset(self) -> str:
+        return self.configs[0].dataset
+
+    @property
+    def epochs(self) -> int:
+        return max(c.epochs for c in self.configs)
+
+    @property
+    def device(self) -> str:
+        return f"Ray at {self.address}" if self.address else "local Ray"
+
+
+QueueItem = TrainConfig | ResumeRequest | SweepRequest
 
 
 class _Job(QObject):
@@ -129,6 +159,7 @@ class TrainingWorker(QObject):
     user_error = Signal(str)  # e.g. an unknown model: no run was created
     crashed = Signal(str)
     busy_changed = Signal(bool)
+    sweep_progress = Signal(str)  # a sweep's progress line, when its counts change
 
     def __init__(
         self,
@@ -244,6 +275,9 @@ class TrainingWorker(QObject):
     def _run_one(self, item: QueueItem, store: Any, control: Control, emit: Callable) -> None:
         from pepr_desktop.core.runner import execute
 
+        if isinstance(item, SweepRequest):
+            self._run_sweep(item, store, control, emit)
+            return
         factory = self._factory
         last_batch = 0.0
         pending_batch: BatchEnded | None = None
@@ -264,6 +298,52 @@ class TrainingWorker(QObject):
                 emit(pending_batch)
                 pending_batch = None
             emit(ev)
+
+    def _run_sweep(self, item: SweepRequest, store: Any, control: Control, emit: Callable) -> None:
+        """One sweep on Ray; `control.stop()` cancels its tasks (the driver marks them stopped)."""
+        import dataclasses
+
+        from pepr_desktop.core import sweep
+
+        keep = {"model", "extra", "checkpoint"}
+        base = item.configs[0]
+        jobs = [
+            (c.model, {f.name: getattr(c, f.name) for f in dataclasses.fields(c)})
+            for c in item.configs
+        ]
+        jobs = [(m, {k: v for k, v in o.items() if k not in keep}) for m, o in jobs]
+        spec = sweep.make_spec(
+            base,
+            jobs,
+            backend="ray",
+            meter_settings=item.meter_settings,
+            address=item.address,
+            num_cpus=item.num_cpus,
+        )
+        sweep.validate(spec, store)  # a user mistake: one message, no sweep row left behind
+        sweep_id = sweep.create_sweep(spec, store)
+        self.sweep_progress.emit(
+            f"sweep {sweep_id} submitted: {len(spec.jobs)} jobs on {item.device}"
+        )
+        last_batch: dict[int, float] = {}
+        counts: tuple[int, ...] = ()
+        for up in sweep.run_sweep(store, sweep_id, control=control):
+            p = up.progress
+            now_counts = (p.done, p.running, p.failed, p.other)
+            if now_counts != counts:
+                counts = now_counts
+                self.sweep_progress.emit(p.line())
+            ev = up.event
+            if isinstance(ev, (sweep.JobPlaced, sweep.JobLost)):
+                continue  # the driver's bookkeeping; the runs' own events follow
+            if isinstance(ev, BatchEnded):  # coalesce per job, as for a local run
+                now = time.monotonic()
+                if now - last_batch.get(up.job, 0.0) < BATCH_EMIT_S and ev.batch < ev.batches:
+                    continue
+                last_batch[up.job] = now
+            emit(ev)
+        row = sweep.get_sweep(store, sweep_id)
+        self.sweep_progress.emit(f"sweep {sweep_id} {row['status']}")
 
 
 class TaskWorker(QObject):

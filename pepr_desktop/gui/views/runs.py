@@ -288,6 +288,8 @@ DETAIL_FIGURES = (
     ("device", "Device"),
     ("device_name", "Device name"),
     ("energy_method", "Energy method"),
+    ("host", "Host"),
+    ("sweep_id", "Sweep"),
     ("reason", "Reason"),
     ("message", "Message"),
 )
@@ -327,7 +329,14 @@ class RunDetails(QDialog):
         self.figures: dict[str, QLabel] = {}
         for key, label in DETAIL_FIGURES:
             v = run.get(key)
-            if v is None and key in ("reason", "message", "val_acc", "co2_g"):
+            if v in (None, "") and key in (
+                "reason",
+                "message",
+                "val_acc",
+                "co2_g",
+                "host",
+                "sweep_id",
+            ):
                 continue
             text = _text(key if key in NUMERIC else "", v) if not isinstance(v, int) else f"{v:,}"
             if key == "energy_j" and v is not None:

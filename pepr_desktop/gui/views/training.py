@@ -61,6 +61,7 @@ class TrainingView(QWidget):
         w.queue_changed.connect(self._on_queue)
         w.busy_changed.connect(self._on_busy)
         w.user_error.connect(self._on_user_error)
+        w.sweep_progress.connect(self.append_log)
         w.crashed.connect(self._on_user_error)
         self._on_busy(False)
 
