@@ -137,9 +137,43 @@ class ChartHub(QObject):
         return curve
 
     def flush(self) -> None:
+        views: dict[int, pg.ViewBox] = {}
         for c in self.curves:
             if c.flush():
                 self.redraws += 1
+                vb = c.item.getViewBox()
+                if vb is not None:
+                    views[id(vb)] = vb
+        for vb in views.values():
+            self._fit(vb)
+
+    def _fit(self, vb: pg.ViewBox) -> None:
+        """Set the view range here, with slack, instead of pyqtgraph's auto-range.
+
+        Why: auto-range runs inside paint; each range change re-lays out the axes and schedules
+        another paint, so one redraw of 10k-point curves became 3-4 paints in a row (measured:
+        longest stall median 117 -> 72 ms with this and fixed axis widths, issue 7). The x range
+        grows by 25% steps and y changes only when the data leaves it or fills a third of it."""
+        xs: list[float] = []
+        ys: list[float] = []
+        for c in self.curves:
+            if c.item.getViewBox() is vb and len(c.buffer):
+                x, y = c.buffer.arrays()
+                y = y[np.isfinite(y)]
+                if len(y):
+                    xs += [float(x.min()), float(x.max())]
+                    ys += [float(y.min()), float(y.max())]
+        if not xs:
+            return
+        vb.disableAutoRange()
+        x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+        (cx0, cx1), (cy0, cy1) = vb.viewRange()
+        xspan = max(x1 - x0, 1e-9)
+        if not (cx0 <= x0 and x1 <= cx1 and cx1 - cx0 < 2 * xspan + 1):
+            vb.setXRange(x0, x0 + 1.25 * xspan, padding=0.02, update=False)
+        yspan = max(y1 - y0, 1e-9, 0.05 * abs(y1))
+        if not (cy0 <= y0 and y1 <= cy1 and cy1 - cy0 < 3 * yspan + 1e-6):
+            vb.setYRange(y0 - 0.1 * yspan, y1 + 0.1 * yspan, padding=0, update=False)
 
 
 def make_plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
@@ -153,6 +187,7 @@ def make_plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
     pi.showGrid(x=True, y=True, alpha=0.25)
     for axis in ("bottom", "left"):  # units are in the labels; no "(x0.001)" rescaling
         pi.getAxis(axis).enableAutoSIPrefix(False)
+    pi.getAxis("left").setWidth(56)  # tick labels changing width must not re-lay out the plot
     pi.addLegend(offset=(-10, 10))
     pi.setMenuEnabled(True)
     return w
