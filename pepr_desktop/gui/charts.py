@@ -100,11 +100,18 @@ class LiveCurve:
 
 
 class ChartHub(QObject):
-    """Owns the redraw timer for a set of curves: redraws at most `max_hz` per second."""
+    """Owns the redraw timer for a set of curves: each plot redraws at most `max_hz` per second.
+
+    Plots take turns: one timer tick redraws one plot (round-robin over those with new data), so
+    the GUI thread pays for one plot's paint at a time instead of all of them in one long stall.
+    """
 
     def __init__(self, parent: QObject | None = None, max_hz: float = 10.0) -> None:
         super().__init__(parent)
         self.curves: list[LiveCurve] = []
+        self.groups: dict[int, list[LiveCurve]] = {}  # curves per plot, in creation order
+        self.max_hz = max_hz
+        self._turn = 0
         self.redraws = 0  # number of setData calls made; tests and the benchmark read it
         self.timer = QTimer(self)
         self.timer.setInterval(max(1, int(1000 / max_hz)))
@@ -134,11 +141,27 @@ class ChartHub(QObject):
         item.setDownsampling(auto=True, method="peak")
         curve = LiveCurve(item, capacity)
         self.curves.append(curve)
+        self.groups.setdefault(id(plot), []).append(curve)
+        self.timer.setInterval(max(1, int(1000 / (self.max_hz * len(self.groups)))))
         return curve
 
     def flush(self) -> None:
+        """Redraw the next plot (in turn) that has new data."""
+        groups = list(self.groups.values())
+        for k in range(len(groups)):
+            i = (self._turn + k) % len(groups)
+            if any(c.dirty for c in groups[i]):
+                self._turn = i + 1
+                self._flush_group(groups[i])
+                return
+
+    def flush_all(self) -> None:
+        for group in self.groups.values():
+            self._flush_group(group)
+
+    def _flush_group(self, group: list[LiveCurve]) -> None:
         views: dict[int, pg.ViewBox] = {}
-        for c in self.curves:
+        for c in group:
             if c.flush():
                 self.redraws += 1
                 vb = c.item.getViewBox()
