@@ -118,15 +118,23 @@ def main() -> int:
     from _report import report  # the benchmarks folder is sys.path[0] when run as a script
 
     report(
-        "recommendation wall time, 28 px dataset (cold cache)", walls[0], None, "s", "< 60 s",
+        "recommendation wall time, 28 px dataset (cold cache)",
+        walls[0],
+        None,
+        "s",
+        "< 60 s",
         walls[0] < 60,
     )
     if rows:
         med = statistics.median(abs(r[3]) for r in rows)
         med2 = statistics.median(abs(r[6]) for r in rows)
         report(
-            f"median |predicted - actual| training time, {len(rows)} models", med, None, "%",
-            "<= 15 %", med <= 15,
+            f"median |predicted - actual| training time, {len(rows)} models",
+            med,
+            None,
+            "%",
+            "<= 15 %",
+            med <= 15,
         )
         print(
             f"median absolute error of predicted training time: {med:.1f} % over {len(rows)} "

@@ -107,10 +107,17 @@ def main() -> int:
               f"{(warm - local_noop) / n:.3f} s (2 jobs in parallel)")  # fmt: skip
         from _report import report  # the benchmarks folder is sys.path[0] when run as a script
 
-        report(f"{len(models)}-job sweep wall time, local Ray (excl. init) vs local backend",
-               ray_s, local_s, "s", "info", None)
-        report("Ray overhead per job, cold workers", (cold - local_noop) / n, None, "s", "info",
-               None)
+        report(
+            f"{len(models)}-job sweep wall time, local Ray (excl. init) vs local backend",
+            ray_s,
+            local_s,
+            "s",
+            "info",
+            None,
+        )
+        report(
+            "Ray overhead per job, cold workers", (cold - local_noop) / n, None, "s", "info", None
+        )
         store.close()
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     return 0

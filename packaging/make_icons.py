@@ -1,6 +1,6 @@
 """Render the application icon (resources/icons/app.svg) to the PNG sizes installers expect.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python packaging/make_icons.py
+QT_QPA_PLATFORM=offscreen .venv/bin/python packaging/make_icons.py
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtGui import QGuiApplication, QImage, QPainter  # noqa: E402
-from PySide6.QtSvg import QSvgRenderer  # noqa: E402
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication, QImage, QPainter
+from PySide6.QtSvg import QSvgRenderer
 
 ROOT = Path(__file__).resolve().parents[1]
 SVG = ROOT / "resources" / "icons" / "app.svg"

@@ -100,8 +100,11 @@ class _RunRecorder:
                 "extra": {
                     **ev.extra,
                     **epoch_extra(
-                        self.meter, ev.energy_j, [e.seconds for e in self.epochs],
-                        [e.energy_j for e in self.epochs], self.epochs_planned,
+                        self.meter,
+                        ev.energy_j,
+                        [e.seconds for e in self.epochs],
+                        [e.energy_j for e in self.epochs],
+                        self.epochs_planned,
                     ),
                 },
             }

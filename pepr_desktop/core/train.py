@@ -91,9 +91,7 @@ class TrainConfig:
         positive_int("early-stop patience", self.early_stop_patience, 1000)
         mg = self.early_stop_min_gain
         if not (isinstance(mg, (int, float)) and math.isfinite(mg) and mg >= 0):
-            raise UserError(
-                f"early-stop minimum gain must be a number >= 0 (per Wh), not {mg!r}."
-            )
+            raise UserError(f"early-stop minimum gain must be a number >= 0 (per Wh), not {mg!r}.")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise UserError(f"seed must be a non-negative whole number, not {self.seed!r}.")
         for label, value in (
