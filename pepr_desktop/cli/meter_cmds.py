@@ -64,21 +64,13 @@ def _gpu_probe(device: str) -> dict[str, Any]:
 
 
 def run_meter(args: argparse.Namespace) -> int:
-    from pepr_desktop.core.metering import MeterSettings, describe, meter_factory
+    from pepr_desktop.cli.train_cmds import meter_settings_from_args
+    from pepr_desktop.core.metering import describe, meter_factory
 
     if args.seconds < 0 or args.seconds > 3600:
         raise UserError(f"--seconds must be 0-3600, not {args.seconds:g}.")
     device = _device(args.device)
-    kw: dict[str, Any] = {"period_s": args.period, "idle_baseline_s": 0.0}
-    if args.cpu_watts is not None:
-        kw["cpu_tdp_w"] = args.cpu_watts
-    if args.region:
-        kw["region"] = args.region
-    if args.carbon_intensity is not None:
-        kw["carbon_intensity_g_per_kwh"] = args.carbon_intensity
-    if args.pue is not None:
-        kw["pue"] = args.pue
-    settings = MeterSettings(**kw)
+    settings = meter_settings_from_args(args, period_s=args.period, idle_baseline_s=0.0)
     gpu = _gpu_probe(device) if not device.startswith("cuda") else None
     session = meter_factory(settings)(device)
     report = describe(session)

@@ -149,14 +149,15 @@ def meter_factory_from_args(args: argparse.Namespace) -> Any:
     return None if settings is None else meter_factory(settings)
 
 
-def meter_settings_from_args(args: argparse.Namespace) -> Any:
+def meter_settings_from_args(args: argparse.Namespace, **fixed: Any) -> Any:
     """MeterSettings from the options (None with --no-meter); plain data, so they can travel to
-    sweep workers."""
-    if args.no_meter:
+    sweep workers. `fixed` sets what the command decides itself (`pepr meter`: period, no
+    baseline)."""
+    if getattr(args, "no_meter", False):
         return None
     from pepr_desktop.core.metering import MeterSettings
 
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = dict(fixed)
     if args.pue is not None:
         kwargs["pue"] = args.pue
     if args.region:
@@ -165,7 +166,7 @@ def meter_settings_from_args(args: argparse.Namespace) -> Any:
         kwargs["carbon_intensity_g_per_kwh"] = args.carbon_intensity
     if args.cpu_watts is not None:
         kwargs["cpu_tdp_w"] = args.cpu_watts
-    if args.idle_baseline is not None:
+    if getattr(args, "idle_baseline", None) is not None:
         if args.idle_baseline < 0:
             raise UserError("--idle-baseline must be >= 0 seconds (0 turns it off).")
         kwargs["idle_baseline_s"] = args.idle_baseline

@@ -30,18 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS: dict[str, bool] = {}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One intra-op thread: on a busy 2-core machine, two spinning OpenMP threads cost ~10x the
-    CPU time of one for these tiny models."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @dataclass
 class Ctx:
     tmp: Path

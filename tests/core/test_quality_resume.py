@@ -14,16 +14,6 @@ from tests.conftest import TINY_MODEL
 METRICS = ("train_loss", "val_acc", "val_auc", "test_acc", "test_auc")
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _cfg() -> TrainConfig:
     return TrainConfig(
         dataset="sample", model=TINY_MODEL, epochs=2, data_fraction=0.1, lr=3e-3, seed=7,

@@ -18,18 +18,6 @@ from tests.conftest import TINY_MODEL
 METRICS = ("train_loss", "val_acc", "val_auc", "val_bacc", "test_acc", "test_auc", "test_bacc")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One intra-op thread: on a busy 2-core machine, two spinning OpenMP threads cost ~10x the
-    CPU time of one for these tiny models."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _cfg() -> TrainConfig:
     # lr high enough that the weights move visibly each epoch: a resume that restored the wrong
     # state (fresh optimiser, other batch order, other RNG) would not match to 1e-6.

@@ -18,18 +18,6 @@ from pepr_desktop.core.train import TrainConfig, load_checkpoint, prepare
 from tests.conftest import TINY_MODEL
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One intra-op thread: on a busy 2-core machine, two spinning OpenMP threads cost ~10x the
-    CPU time of one for these tiny models."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 class _Payload:
     """Unpickling this creates `marker` (a stand-in for any code an attacker would run)."""
 
