@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from pepr_desktop.cli import main
-from pepr_desktop.core import store as store_module
+from pepr_desktop.core.store import database as store_module
 from pepr_desktop.core.store import SCHEMA_VERSION, Store
 from tests.conftest import TINY_MODEL
 

@@ -343,6 +343,20 @@ class Store:
         with self.transaction():
             self.db["runs"].update(run_id, fields)
 
+    def claim_run(self, run_id: int, from_statuses: Iterable[str]) -> bool:
+        """Atomically make this process the owner of a run whose status is one of `from_statuses`
+        (status -> running, pid -> this process). False when another process claimed it first or
+        its status changed: two `pepr resume` of one run cannot both train it."""
+        statuses = list(from_statuses)
+        pid = os.getpid()
+        with self.transaction():
+            cur = self.db.execute(
+                "UPDATE runs SET status='running', reason='', message='', pid=?, pid_started=?, "
+                f"host=?, updated_at=? WHERE id=? AND status IN ({','.join('?' * len(statuses))})",
+                [pid, _process_start(pid), socket.gethostname(), time.time(), run_id, *statuses],
+            )
+            return cur.rowcount == 1
+
     def add_epoch(self, run_id: int, row: dict[str, Any], run_fields: dict[str, Any]) -> None:
         """One epoch and the run's running totals in one transaction: both land or neither."""
         row = {k: _encode(v) for k, v in row.items()}
