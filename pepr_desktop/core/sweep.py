@@ -432,56 +432,37 @@ def create_sweep(spec: SweepSpec, store: Store) -> str:
     """Validate `spec` and record it; the new sweep's id."""
     validate(spec, store)
     sweep_id = new_sweep_id()
-    with store.transaction():
-        store.db["sweeps"].insert(
-            {
-                "id": sweep_id,
-                "created_at": time.time(),
-                "spec": _json({**spec.to_dict(), "driver": _driver_stamp()}),
-                "status": "created",
-                "backend": spec.backend,
-            }
-        )
+    store.add_sweep(
+        {
+            "id": sweep_id,
+            "created_at": time.time(),
+            "spec": {**spec.to_dict(), "driver": _driver_stamp()},
+            "status": "created",
+            "backend": spec.backend,
+        }
+    )
     return sweep_id
 
 
-def _json(d: Any) -> str:
-    import json
-
-    return json.dumps(d)
-
-
 def get_sweep(store: Store, sweep_id: str) -> dict[str, Any]:
-    import json
-
-    rows = (
-        list(store.db.query("SELECT * FROM sweeps WHERE id=?", [sweep_id]))
-        if "sweeps" in store.db.table_names()
-        else []
-    )
-    if not rows:
+    row = store.get_sweep(sweep_id)
+    if row is None:
         known = [r["id"] for r in list_sweeps(store)][-5:]
         hint = f" Recent sweeps: {', '.join(known)}." if known else ""
         raise UserError(f"no sweep with id '{sweep_id}'.{hint} `pepr runs` lists sweep runs.")
-    row = dict(rows[0])
-    row["spec"] = json.loads(row["spec"])
     return row
 
 
 def list_sweeps(store: Store) -> list[dict[str, Any]]:
-    if "sweeps" not in store.db.table_names():
-        return []
-    return [dict(r) for r in store.db.query("SELECT * FROM sweeps ORDER BY created_at")]
+    return store.sweeps()
 
 
 def _set_sweep(store: Store, sweep_id: str, **fields: Any) -> None:
-    with store.transaction():
-        store.db["sweeps"].update(sweep_id, fields)
+    store.update_sweep(sweep_id, **fields)
 
 
 def sweep_runs(store: Store, sweep_id: str) -> list[dict[str, Any]]:
-    ids = [r["id"] for r in store.db.query("SELECT id FROM runs WHERE sweep_id=?", [sweep_id])]
-    return store.runs(ids=ids) if ids else []
+    return store.runs(sweep_id=sweep_id)
 
 
 def _job_of(run: dict[str, Any]) -> int | None:
@@ -573,7 +554,7 @@ def run_sweep(
         sweep_id,
         status="running",
         backend=spec.backend,
-        spec=_json({**spec.to_dict(), "driver": _driver_stamp()}),
+        spec={**spec.to_dict(), "driver": _driver_stamp()},
     )
     log.info(
         "sweep %s: %d of %d jobs to run on %s", sweep_id, len(todo), len(configs), spec.backend

@@ -74,16 +74,25 @@ def smoke(t0: float, argv: Sequence[str]) -> int:
     print(f"ready in {time.perf_counter() - t0:.2f} s")
     win.hide()
     win.ctx.shutdown()
+    from pepr_desktop.core.store.remote import StoreProcess
+
+    StoreProcess.shutdown()
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # in a bundle, the store process is this executable too
     t0 = time.perf_counter()
     argv = list(sys.argv if argv is None else argv)
     args = parse_args(argv[1:])
     if args.version:  # before any Qt import: no window, no display needed
         print(f"pepr-desktop {__version__}")
         return 0
+    from pepr_desktop.core.store.remote import StoreProcess
+
+    StoreProcess.get()  # starts now, in parallel with the Qt imports below
     from pepr_desktop.logsetup import configure_logging
 
     configure_logging()
@@ -104,7 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         QMessageBox.critical(None, "PePR Desktop", str(exc))
         return 2
     win.show()
-    return int(app.exec())
+    try:
+        return int(app.exec())
+    finally:
+        StoreProcess.shutdown()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """What every view shares: the settings, the GUI thread's store, the workers, and error dialogs.
 
-The GUI thread keeps its own `Store` for reading and small edits (rename, tag, delete); training
-and recommendation open theirs in the worker thread, because sqlite connections are per thread.
+The GUI thread keeps its own `RemoteStore` for reading and small edits (rename, tag, delete);
+training and recommendation open theirs in the worker thread. All of them are served by the store
+process: the GUI process holds no SQLite connection, so no file dialog can release its locks.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from pepr_desktop.core.errors import UserError
-from pepr_desktop.core.store import Store
+from pepr_desktop.core.store.remote import RemoteStore
 from pepr_desktop.gui.settings import AppSettings
 from pepr_desktop.gui.worker import TaskWorker, TrainingWorker
 
@@ -78,7 +79,7 @@ class AppContext(QObject):
     def __init__(self, settings: AppSettings, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
-        self.store: Store = Store(settings.db_path)
+        self.store: RemoteStore = RemoteStore(settings.db_path)
         self.training = TrainingWorker(lambda: self.store.path, self.meter_factory, self)
         self.tasks = TaskWorker(self)
         self.meter_method = "not measured yet"
@@ -97,7 +98,7 @@ class AppContext(QObject):
         """Switch databases; raises StoreError (a UserError) and keeps the old one on failure."""
         if self.training.busy:
             raise UserError("a run is training; stop it before opening another database.")
-        new = Store(path)
+        new = RemoteStore(path)
         self.store.close()
         self.store = new
         self.settings.db_path = path

@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from pepr_desktop import __version__
 from pepr_desktop.core.errors import UserError
+from pepr_desktop.gui import file_dialogs
 from pepr_desktop.gui.context import AppContext, show_error
 from pepr_desktop.gui.settings import QUEUE_BACKENDS, THEMES, AppSettings
 from pepr_desktop.gui.views.compare import CompareView
@@ -240,7 +240,7 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.compare)
 
     def open_database(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
+        path = file_dialogs.open_file(
             self,
             "Open a PePR database",
             str(self.ctx.store.path.parent),
@@ -250,7 +250,7 @@ class MainWindow(QMainWindow):
             self.switch_database(Path(path))
 
     def new_database(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
+        path = file_dialogs.save_file(
             self,
             "New PePR database",
             str(self.ctx.store.path.parent / "pepr.sqlite"),
@@ -279,7 +279,7 @@ class MainWindow(QMainWindow):
         return len(runs)
 
     def _export_runs_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export runs", "pepr_runs.csv", "CSV (*.csv)")
+        path = file_dialogs.save_file(self, "Export runs", "pepr_runs.csv", "CSV (*.csv)")
         if path:
             try:
                 n = self.export_runs(Path(path))

@@ -4,7 +4,8 @@ A core generator or function runs in a QThread; what it yields crosses back as q
 so views only ever touch widgets on the GUI thread. Commands go the other way through thread-safe
 objects: `core.train.Control` for pause/resume/stop of a training run, a flag for other tasks.
 
-Each worker thread opens its own `Store`: sqlite connections belong to the thread that made them.
+Each worker thread opens its own `RemoteStore` (a connection of its own in the store process; no
+SQLite connection lives in the GUI process: core/store/remote.py says why).
 Batch events are coalesced to at most one every `BATCH_EMIT_S` so a fast model cannot flood the GUI
 thread's event queue; every other event (epochs, meter samples, the end of a run) is forwarded.
 """
@@ -243,12 +244,12 @@ class TrainingWorker(QObject):
 
     # worker thread -------------------------------------------------------------------------------
     def _loop(self, emit: Callable[[Any], None]) -> None:
-        from pepr_desktop.core.store import Store
+        from pepr_desktop.core.store.remote import RemoteStore
 
         released = False
         store = None
         try:
-            store = Store(self._path)
+            store = RemoteStore(self._path)
             while True:
                 with self._lock:
                     if not self._queue:

@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import sqlite3
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from pepr_desktop.core.errors import StoreError
 
 log = logging.getLogger(__name__)
 
+GUI_PACKAGE = "pepr_desktop.gui"
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 15_000
 ACTIVE = ("running",)
@@ -119,6 +121,18 @@ DATASET_COLUMNS: dict[str, type] = {
 }
 
 
+def _refuse_gui_callers() -> None:
+    """The GUI process must hold no SQLite connection (core/store/remote.py says why): a `Store`
+    built on behalf of GUI code is a bug, caught here rather than by a corrupted database."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_globals.get("__name__", "").startswith(GUI_PACKAGE):
+            raise RuntimeError(
+                "a Store was opened from the GUI process; use core.store.remote.RemoteStore"
+            )
+        frame = frame.f_back
+
+
 def _process_start(pid: int) -> float | None:
     try:
         return psutil.Process(pid).create_time()
@@ -130,6 +144,7 @@ class Store:
     """Access to one PePR database. Not shared between threads: open one per thread."""
 
     def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
+        _refuse_gui_callers()
         self.path = Path(path).expanduser()
         self.readonly = readonly
         self._open()
@@ -383,8 +398,13 @@ class Store:
         dataset: str | None = None,
         status: str | None = None,
         ids: Iterable[int] | None = None,
+        sweep_id: str | None = None,
     ) -> list[dict[str, Any]]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
+        if sweep_id is not None:
+            where.append("sweep_id = ?")
+            params.append(sweep_id)
         if dataset:
             where.append("dataset = ?")
             params.append(dataset)
@@ -416,6 +436,27 @@ class Store:
             self.db.execute("DELETE FROM samples WHERE run_id=?", [run_id])
             self.db.execute("DELETE FROM epochs WHERE run_id=?", [run_id])
             self.db.execute("DELETE FROM runs WHERE id=?", [run_id])
+
+    # ----------------------------------------------------------------- sweeps
+
+    def add_sweep(self, row: dict[str, Any]) -> None:
+        with self.transaction():
+            self.db["sweeps"].insert({k: _encode(v) for k, v in row.items()})
+
+    def get_sweep(self, sweep_id: str) -> dict[str, Any] | None:
+        if "sweeps" not in self.db.table_names():  # a read-only store on a v1 file
+            return None
+        rows = list(self.db.query("SELECT * FROM sweeps WHERE id=?", [sweep_id]))
+        return _decode_json(rows[0], ("spec",)) if rows else None
+
+    def sweeps(self) -> list[dict[str, Any]]:
+        if "sweeps" not in self.db.table_names():
+            return []
+        return [dict(r) for r in self.db.query("SELECT * FROM sweeps ORDER BY created_at")]
+
+    def update_sweep(self, sweep_id: str, **fields: Any) -> None:
+        with self.transaction():
+            self.db["sweeps"].update(sweep_id, {k: _encode(v) for k, v in fields.items()})
 
     # ----------------------------------------------------------------- datasets
 

@@ -19,7 +19,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
@@ -35,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from pepr_desktop.core.errors import UserError
+from pepr_desktop.gui import file_dialogs
 from pepr_desktop.gui.charts import PALETTE, make_plot
 from pepr_desktop.gui.context import AppContext, show_error
 from pepr_desktop.gui.views.experiment import NumericItem
@@ -441,9 +441,7 @@ class CompareView(QWidget):
         if not self.rows:
             show_error(self, "Export", "Tick at least one run to compare first.")
             return
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export comparison", "pepr_compare.csv", "CSV (*.csv)"
-        )
+        path = file_dialogs.save_file(self, "Export comparison", "pepr_compare.csv", "CSV (*.csv)")
         if path:
             try:
                 self.export_csv(Path(path))
@@ -451,7 +449,7 @@ class CompareView(QWidget):
                 show_error(self, "Export failed", f"could not write {path}: {exc.strerror or exc}")
 
     def _export_plot_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
+        path = file_dialogs.save_file(
             self, "Export plot", "pepr_compare.png", "PNG image (*.png);;SVG drawing (*.svg)"
         )
         if path:

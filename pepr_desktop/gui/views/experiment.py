@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -36,7 +35,9 @@ from PySide6.QtWidgets import (
 from pepr_desktop.core import datasets
 from pepr_desktop.core.data import DatasetInfo
 from pepr_desktop.core.errors import UserError
+from pepr_desktop.core.store.remote import RemoteStore
 from pepr_desktop.core.train import Control, TrainConfig
+from pepr_desktop.gui import file_dialogs
 from pepr_desktop.gui.context import AppContext, show_error
 
 log = logging.getLogger(__name__)
@@ -454,16 +455,14 @@ class ExperimentView(QWidget):
             self.preview.show_dataset(info)
 
     def _import_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
+        path = file_dialogs.open_file(
             self, "Import a dataset (.npz, MedMNIST layout)", "", "NumPy archives (*.npz)"
         )
         if path:
             self.import_path(Path(path))
 
     def _import_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(
-            self, "Import an image folder (one sub-folder per class)"
-        )
+        path = file_dialogs.existing_dir(self, "Import an image folder (one sub-folder per class)")
         if path:
             self.import_path(Path(path))
 
@@ -545,9 +544,7 @@ class ExperimentView(QWidget):
         extra: dict[str, Any] = {"names": self.recommend_pool} if self.recommend_pool else {}
 
         def task(progress: Any, should_stop: Any) -> Any:
-            from pepr_desktop.core.store import Store
-
-            with Store(path) as store:
+            with RemoteStore(path) as store:
                 info = datasets.resolve(name, store)
                 return rec.recommend(
                     info,
@@ -609,7 +606,6 @@ class ExperimentView(QWidget):
         cands = list(self.candidates)
 
         def task(progress: Any, should_stop: Any) -> Any:
-            from pepr_desktop.core.store import Store
             from pepr_desktop.core.tune import tune_recommended
 
             control.should_stop = should_stop
@@ -620,7 +616,7 @@ class ExperimentView(QWidget):
                 score = "" if t.score is None else f" {t.score:.3f}"
                 progress((len(done), total, f"{t.model} / {t.recipe}: {t.status}{score}"))
 
-            with Store(path) as store:
+            with RemoteStore(path) as store:
                 info = datasets.resolve(name, store)
             return tune_recommended(
                 info,

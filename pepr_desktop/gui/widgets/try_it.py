@@ -2,7 +2,7 @@
 
 Loading the model (timm build + checkpoint) and classifying run off the GUI thread on a
 one-thread QThreadPool, so drops queue up in order and the window never freezes, whatever the
-model's size. The worker opens its own read-only Store (a Store is not shared across threads).
+model's size. The worker opens its own read-only RemoteStore.
 Each image is converted the way training data were (core/predict.py); an unreadable file shows
 its one-line message in its row instead of stopping the others.
 """
@@ -19,7 +19,6 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -31,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from pepr_desktop.core.errors import UserError
+from pepr_desktop.gui import file_dialogs
 from pepr_desktop.gui.widgets.preview_grid import array_to_pixmap
 
 log = logging.getLogger(__name__)
@@ -69,11 +69,11 @@ class _PredictJob(QRunnable):
             predict_arrays,
             read_image,
         )
-        from pepr_desktop.core.store import Store
+        from pepr_desktop.core.store.remote import RemoteStore
 
         key = (self.state["db"], self.state["run_id"])
         if self.state.get("loaded_key") != key:
-            with Store(self.state["db"], readonly=True) as store:
+            with RemoteStore(self.state["db"], readonly=True) as store:
                 self.state["model"] = load_run_model(store, self.state["run_id"])
             self.state["loaded_key"] = key
         rm = self.state["model"]
@@ -206,7 +206,7 @@ class TryItPanel(QWidget):
         self.clear_button.setEnabled(on)
 
     def _choose(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(
+        files = file_dialogs.open_files(
             self, "Images to classify", "", "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)"
         )
         self.predict_paths(files)
