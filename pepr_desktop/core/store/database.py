@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import socket
 import sqlite3
 import sys
@@ -26,10 +27,12 @@ import sqlite_utils
 
 from pepr_desktop.core.errors import StoreError
 
+OTHER_DB = "Choose another database (File > Open database in the app, --db on the command line)."
+
 log = logging.getLogger(__name__)
 
 GUI_PACKAGE = "pepr_desktop.gui"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 15_000
 ACTIVE = ("running",)
 FINAL_STATUSES = ("finished", "stopped", "failed", "interrupted")
@@ -179,6 +182,7 @@ class Store:
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             self.db = sqlite_utils.Database(conn)
             self._check_sqlite()
+            self._refuse_foreign()
             if not self.readonly:
                 self._writable_check()
                 self.db.execute("PRAGMA journal_mode=WAL")
@@ -213,7 +217,33 @@ class Store:
         if "meta" not in self.db.table_names():
             return 0
         row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        return int(row[0]) if row else 0
+        if not row:
+            return 0
+        try:
+            return int(row[0])
+        except (TypeError, ValueError):
+            raise StoreError(
+                f"{self.path} records schema version {row[0]!r}, which no PePR Desktop wrote; "
+                f"it was not changed. {OTHER_DB}"
+            ) from None
+
+    def _refuse_foreign(self) -> None:
+        """Never add PePR's tables to, or alter, another program's database."""
+        tables = [t for t in self.db.table_names() if not t.startswith("sqlite_")]
+        if not tables:
+            return  # a new or empty file: ours to set up
+        is_ours = (
+            "meta" in tables
+            and self.db.execute("SELECT count(*) FROM meta WHERE key='schema_version'").fetchone()[
+                0
+            ]
+        )
+        if not is_ours:
+            shown = ", ".join(sorted(tables)[:4]) + (", ..." if len(tables) > 4 else "")
+            raise StoreError(
+                f"{self.path} is another program's SQLite database (tables: {shown}), not a "
+                f"PePR database; it was not changed. {OTHER_DB}"
+            )
 
     def _migrate(self) -> None:
         version = self.schema_version()
@@ -230,7 +260,7 @@ class Store:
                 version = 1
             for step in range(version, SCHEMA_VERSION):
                 log.info("migrating %s from schema %d to %d", self.path, step, step + 1)
-                MIGRATIONS[step](self.db)
+                MIGRATIONS[step](self.db, self.data_dir)
             self.db["meta"].upsert(
                 {"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key"
             )
@@ -347,13 +377,13 @@ class Store:
             "pid": pid,
             "pid_started": _process_start(pid),
             "epochs_done": 0,
-            **{k: _encode(v) for k, v in fields.items()},
+            **self._encode_paths({k: _encode(v) for k, v in fields.items()}, "checkpoint"),
         }
         with self.transaction():
             return int(self.db["runs"].insert(row).last_pk)
 
     def update_run(self, run_id: int, **fields: Any) -> None:
-        fields = {k: _encode(v) for k, v in fields.items()}
+        fields = self._encode_paths({k: _encode(v) for k, v in fields.items()}, "checkpoint")
         fields["updated_at"] = time.time()
         with self.transaction():
             self.db["runs"].update(run_id, fields)
@@ -391,7 +421,7 @@ class Store:
         rows = list(self.db.query("SELECT * FROM runs WHERE id=?", [run_id]))
         if not rows:
             raise StoreError(f"no run with id {run_id}; `pepr runs` lists the stored runs.")
-        return _decode_run(rows[0])
+        return self._decode_run(rows[0])
 
     def runs(
         self,
@@ -416,7 +446,7 @@ class Store:
             where.append(f"id IN ({','.join('?' * len(ids))})")
             params.extend(ids)
         sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
-        return [_decode_run(r) for r in self.db.query(sql + " ORDER BY id", params)]
+        return [self._decode_run(r) for r in self.db.query(sql + " ORDER BY id", params)]
 
     def epochs(self, run_id: int) -> list[dict[str, Any]]:
         return [
@@ -430,12 +460,54 @@ class Store:
             for r in self.db.query("SELECT * FROM samples WHERE run_id=? ORDER BY t", [run_id])
         ]
 
+    def run_owner_alive(self, row: dict[str, Any]) -> bool:
+        """Whether a `running` run's process still runs (on another host: assumed so)."""
+        if row.get("status") not in ACTIVE:
+            return False
+        if row.get("host") and row["host"] != socket.gethostname():
+            return True
+        started = _process_start(row["pid"]) if row.get("pid") else None
+        return started is not None and (
+            row.get("pid_started") is None or abs(started - row["pid_started"]) < 1.0
+        )
+
     def delete_run(self, run_id: int) -> None:
-        self.get_run(run_id)
+        """Delete a run with its epochs, samples and files (its checkpoint). A run that a live
+        process is training, here or in another PePR window or command, is refused."""
+        row = self.get_run(run_id)
+        if self.run_owner_alive(row):
+            where = f"process {row['pid']}" + (
+                f" on {row['host']}" if row.get("host") != socket.gethostname() else ""
+            )
+            raise StoreError(
+                f"run {run_id} is being trained by {where}; stop it there first (Stop in Live "
+                "training, Ctrl-C on the command line), then delete it."
+            )
         with self.transaction():
+            cur = self.db.execute(
+                "DELETE FROM runs WHERE id=? AND status=? AND updated_at IS ?",
+                [run_id, row["status"], row.get("updated_at")],
+            )
+            if cur.rowcount != 1:  # a resume claimed it (or it changed) since the check
+                raise StoreError(
+                    f"run {run_id} changed meanwhile (it may be training again); it "
+                    "was not deleted. Look at it again, then retry."
+                )
             self.db.execute("DELETE FROM samples WHERE run_id=?", [run_id])
             self.db.execute("DELETE FROM epochs WHERE run_id=?", [run_id])
-            self.db.execute("DELETE FROM runs WHERE id=?", [run_id])
+        for path in self.run_files(run_id, row):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def run_files(self, run_id: int, row: dict[str, Any] | None = None) -> list[Path]:
+        """The files in this database's files folder that belong to a run."""
+        row = row if row is not None else self.get_run(run_id)
+        found = {self.data_dir / "checkpoints" / f"run_{run_id}.pt"}
+        if row.get("checkpoint"):
+            ck = Path(row["checkpoint"])
+            if ck.is_relative_to(self.data_dir):  # never a file outside the database's folder
+                found.add(ck)
+        return sorted(found)
 
     # ----------------------------------------------------------------- sweeps
 
@@ -461,20 +533,36 @@ class Store:
     # ----------------------------------------------------------------- datasets
 
     def add_dataset(self, row: dict[str, Any]) -> None:
-        row = {k: _encode(v) for k, v in row.items()}
+        row = self._encode_paths({k: _encode(v) for k, v in row.items()}, "path")
         row["created_at"] = time.time()
         with self.transaction():
             self.db["datasets"].upsert(row, pk="name")
 
     def datasets(self) -> list[dict[str, Any]]:
         return [
-            _decode_json(r, ("class_names", "split_sizes"))
-            for r in self.db.query("SELECT * FROM datasets ORDER BY name")
+            self._decode_dataset(r) for r in self.db.query("SELECT * FROM datasets ORDER BY name")
         ]
 
     def get_dataset(self, name: str) -> dict[str, Any] | None:
         rows = list(self.db.query("SELECT * FROM datasets WHERE name=?", [name]))
-        return _decode_json(rows[0], ("class_names", "split_sizes")) if rows else None
+        return self._decode_dataset(rows[0]) if rows else None
+
+    # ----------------------------------------------------------------- rows in and out
+
+    def _encode_paths(self, fields: dict[str, Any], key: str) -> dict[str, Any]:
+        if key in fields:
+            fields[key] = _to_stored(fields[key], self.data_dir)
+        return fields
+
+    def _decode_run(self, row: dict[str, Any]) -> dict[str, Any]:
+        row = _decode_json(row, ("config", "extra", "evaluation"))
+        row["checkpoint"] = _from_stored(row.get("checkpoint"), self.data_dir)
+        return row
+
+    def _decode_dataset(self, row: dict[str, Any]) -> dict[str, Any]:
+        row = _decode_json(row, ("class_names", "split_sizes"))
+        row["path"] = _from_stored(row.get("path"), self.data_dir)
+        return row
 
     @property
     def data_dir(self) -> Path:
@@ -482,7 +570,7 @@ class Store:
         return self.path.parent / (self.path.stem + "_files")
 
 
-def _v1_to_v2(db: sqlite_utils.Database) -> None:
+def _v1_to_v2(db: sqlite_utils.Database, data_dir: Path) -> None:
     """v2: sweeps (issue 11) and the per-class evaluation of a finished run (issue 13)."""
     runs = db["runs"]
     cols = {c.name for c in runs.columns}
@@ -498,7 +586,53 @@ def _v1_to_v2(db: sqlite_utils.Database) -> None:
     runs.create_index(["sweep_id"], if_not_exists=True)
 
 
-MIGRATIONS: dict[int, Any] = {1: _v1_to_v2}  # from version -> function bringing it to version+1
+def _v2_to_v3(db: sqlite_utils.Database, data_dir: Path) -> None:
+    """v3: run ids are never reused (AUTOINCREMENT: a deleted run's id could otherwise return and
+    meet its stale checkpoint), and files of the database are stored relative to its files folder,
+    so that moving the folder keeps every model and dataset."""
+    cols = ", ".join(f"[{c.name}]" for c in db["runs"].columns)
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE name='runs'").fetchone()[0]
+    if "AUTOINCREMENT" not in sql.upper():
+        new_sql = re.sub(r'^CREATE TABLE\s+["\[]?runs["\]]?', "CREATE TABLE [runs_v3]", sql)
+        new_sql = re.sub(
+            r'["\[]?id["\]]?\s+INTEGER\s+PRIMARY\s+KEY',
+            "[id] INTEGER PRIMARY KEY AUTOINCREMENT",
+            new_sql,
+            count=1,
+        )
+        db.execute(new_sql)
+        db.execute(f"INSERT INTO runs_v3 ({cols}) SELECT {cols} FROM runs")
+        db.execute("DROP TABLE runs")
+        db.execute("ALTER TABLE runs_v3 RENAME TO runs")
+        for index in (["dataset"], ["status"], ["sweep_id"]):
+            db["runs"].create_index(index, if_not_exists=True)
+    for table, key, col in (("runs", "id", "checkpoint"), ("datasets", "name", "path")):
+        rows = db.execute(f"SELECT {key}, {col} FROM {table} WHERE {col} IS NOT NULL").fetchall()
+        for k, value in rows:
+            stored = _to_stored(value, data_dir)
+            db.execute(f"UPDATE {table} SET {col}=? WHERE {key}=?", [stored, k])
+
+
+# from version -> function bringing it to version+1
+MIGRATIONS: dict[int, Any] = {1: _v1_to_v2, 2: _v2_to_v3}
+
+
+def _to_stored(value: Any, data_dir: Path) -> Any:
+    """A path inside the database's files folder is stored relative to it (portable)."""
+    if not value:
+        return value
+    p = Path(value)
+    if p.is_absolute():
+        with contextlib.suppress(ValueError):
+            return p.relative_to(data_dir).as_posix()
+    return str(value)
+
+
+def _from_stored(value: Any, data_dir: Path) -> Any:
+    if not value or not isinstance(value, str):
+        return value
+    p = Path(value)
+    return value if p.is_absolute() else str(data_dir / p)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
@@ -526,7 +660,3 @@ def _decode_json(row: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
             with contextlib.suppress(json.JSONDecodeError):
                 row[k] = json.loads(row[k])
     return row
-
-
-def _decode_run(row: dict[str, Any]) -> dict[str, Any]:
-    return _decode_json(row, ("config", "extra", "evaluation"))
