@@ -110,7 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from PySide6.QtWidgets import QApplication, QMessageBox
 
         _ = QApplication.instance() or QApplication(sys.argv)
-        QMessageBox.critical(None, "PePR Desktop", str(exc))
+        from pepr_desktop.gui.gui_text import for_gui
+
+        QMessageBox.critical(None, "PePR Desktop", for_gui(str(exc)))
         return 2
     win.show()
     try:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.store.remote import RemoteStore
+from pepr_desktop.gui.gui_text import for_gui
 from pepr_desktop.gui.settings import AppSettings
 from pepr_desktop.gui.worker import TaskWorker, TrainingWorker
 
@@ -23,9 +24,10 @@ log = logging.getLogger(__name__)
 
 
 def show_error(parent: QWidget | None, title: str, message: str) -> None:
-    """Every user-facing problem ends here: one dialog, one clear message, never a traceback."""
+    """Every user-facing problem ends here: one dialog, one clear message in the GUI's words
+    (gui_text.for_gui names the menu or field beside any command-line hint), never a traceback."""
     log.info("%s: %s", title, message)
-    QMessageBox.warning(parent, title, message)
+    QMessageBox.warning(parent, title, for_gui(message))
 
 
 def make_meter_settings(settings: AppSettings) -> Any:
