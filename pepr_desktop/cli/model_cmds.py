@@ -14,6 +14,7 @@ from pepr_desktop.cli._common import (
     print_json,
     print_table,
 )
+from pepr_desktop.core import resources
 from pepr_desktop.core.errors import UserError
 
 
@@ -33,7 +34,7 @@ def register(sub: Any) -> None:
     r.add_argument("--max-params", type=positive_int, metavar="N", help="at most N parameters")
     r.add_argument(
         "--by",
-        choices=("energy", "time", "memory", "co2"),
+        choices=resources.NAMES,
         default="energy",
         help="PePR variant to rank by (default energy)",
     )

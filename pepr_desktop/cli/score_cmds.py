@@ -18,6 +18,7 @@ from pepr_desktop.cli._common import (
     print_json,
     print_table,
 )
+from pepr_desktop.core import resources
 from pepr_desktop.core.errors import UserError
 
 MAX_REASONS_SHOWN = 5
@@ -62,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--resource",
         default="all",
-        choices=("energy", "co2", "time", "memory", "all"),
+        choices=resources.CHOICES,
         help="which PePR variant(s) (default: all)",
     )
     p.add_argument("--plot", metavar="FILE.png", help="write accuracy vs resource with the front")
@@ -74,7 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("paper", help="the PePR paper's model space and its PePR scores")
     p.add_argument("--experiment", metavar="NAME", help="e.g. pneumonia (default: a summary)")
-    p.add_argument("--sort", default="E", choices=("E", "C", "T", "M"), help="rank by this variant")
+    p.add_argument("--sort", default="E", choices=resources.LETTERS, help="rank by this variant")
     p.add_argument("--top", type=positive_int, metavar="N", help="show only the N best")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_paper)

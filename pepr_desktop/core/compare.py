@@ -15,8 +15,9 @@ from typing import Any
 
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.pepr import Variant, score_table, variants_for
+from pepr_desktop.core.resources import CHOICES
 
-RESOURCE_CHOICES = ("energy", "co2", "time", "memory", "all")
+RESOURCE_CHOICES = CHOICES
 PERFORMANCE_COLUMN = "test_acc"
 
 

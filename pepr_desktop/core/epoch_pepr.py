@@ -24,6 +24,7 @@ from typing import Any
 
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.pepr import pepr_scores
+from pepr_desktop.core.resources import RESOURCES
 
 
 @dataclass
@@ -176,7 +177,9 @@ def for_runs(
     return table
 
 
-PAPER_RESOURCES = {"energy": ("energy", "kWh"), "co2": ("co2", "g"), "time": ("train_time", "s")}
+PAPER_RESOURCES = {  # the paper reports totals: only resources that add up over epochs
+    r.resource: (r.paper_column, r.paper_unit) for r in RESOURCES.values() if r.accumulates
+}
 
 
 def for_paper(experiment: str, resource: str = "energy") -> EpochPeprTable:
@@ -184,7 +187,10 @@ def for_paper(experiment: str, resource: str = "energy") -> EpochPeprTable:
     from pepr_desktop.core.paper import RESULTS_FILE, _read
 
     if resource not in PAPER_RESOURCES:
-        raise UserError(f"per-epoch PePR needs energy, co2 or time, not '{resource}'.")
+        raise UserError(
+            f"per-epoch PePR needs {', '.join(PAPER_RESOURCES)}, not '{resource}' (a peak does "
+            "not add up over epochs)."
+        )
     column, unit = PAPER_RESOURCES[resource]
     rows = [r for r in _read(RESULTS_FILE) if r["dataset"] == experiment]
     if not rows:

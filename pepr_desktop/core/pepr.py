@@ -15,48 +15,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pepr_desktop.core.errors import UserError, close_matches
+from pepr_desktop.core.resources import RESOURCES, Resource, resources_for
 
 MISSING_TEXT = frozenset({"", "na", "n/a", "nan", "none", "null", "-"})
 
 
-@dataclass(frozen=True)
-class Variant:
-    """One of the paper's four PePR variants and where its resource lives."""
-
-    key: str  # "E"
-    resource: str  # name on the command line: energy, co2, time, memory
-    run_column: str  # column of the `runs` table
-    paper_column: str  # column of the paper's all_results.csv
-    unit: str  # display unit of stored runs
-    scale: float  # run_column value * scale -> display unit
-    paper_unit: str
-
-    @property
-    def name(self) -> str:
-        return f"PePR-{self.key}"
-
-
-# Energy is stored in joules and shown in Wh (a laptop run is a few Wh; kWh would be 0.00x).
-# The scale does not change the score: min-max normalisation is unit-free.
-VARIANTS: dict[str, Variant] = {
-    "energy": Variant("E", "energy", "energy_j", "energy", "Wh", 1 / 3600, "kWh"),
-    "co2": Variant("C", "co2", "co2_g", "co2", "g", 1.0, "g"),
-    "time": Variant("T", "time", "train_time_s", "train_time", "s", 1.0, "s"),
-    "memory": Variant("M", "memory", "peak_mem_mb", "memR", "MB", 1.0, "GB"),
-}
+# A PePR variant is a resource of the registry (core/resources.py): its letter, columns and units.
+Variant = Resource
+VARIANTS: dict[str, Variant] = RESOURCES
 
 
 def variants_for(resource: str) -> list[Variant]:
     """`energy|co2|time|memory` (or E/C/T/M, PePR-E...) -> [Variant]; `all` -> all four."""
-    key = resource.strip().lower()
-    if key == "all":
-        return list(VARIANTS.values())
-    for v in VARIANTS.values():
-        if key in (v.resource, v.key.lower(), v.name.lower()):
-            return [v]
-    raise UserError(
-        f"unknown resource '{resource}'; choose one of energy, co2, time, memory or all."
-    )
+    return resources_for(resource)
 
 
 def _usable(v: float | None) -> bool:

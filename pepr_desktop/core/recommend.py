@@ -44,17 +44,13 @@ from pepr_desktop.core.data import DatasetInfo
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.paths import cache_dir
 from pepr_desktop.core.pepr import pepr_scores
+from pepr_desktop.core.resources import RESOURCES
 from pepr_desktop.core.store import Store
 from pepr_desktop.core.train import TrainConfig, resolve_device
 
 log = logging.getLogger(__name__)
 
-BY = {
-    "energy": "predicted_energy_wh",
-    "time": "predicted_time_s",
-    "memory": "predicted_memory_mb",
-    "co2": "predicted_co2_g",
-}
+BY = {r.resource: r.predicted for r in RESOURCES.values()}  # --by choice -> Candidate field
 PROBE_FILE = "probe_cache.json"
 PROBE_VERSION = 1
 DEFAULT_TIME_LIMIT_S = 40.0  # probing deadline; the rest of the minute is imports and facts

@@ -34,17 +34,11 @@ from PySide6.QtWidgets import (
 )
 
 from pepr_desktop.core.errors import UserError
+from pepr_desktop.core.resources import RESOURCES
 from pepr_desktop.gui import file_dialogs
 from pepr_desktop.gui.charts import PALETTE, make_plot
 from pepr_desktop.gui.context import AppContext, show_error
 from pepr_desktop.gui.views.experiment import NumericItem
-
-RESOURCES = {  # resource -> (run column, scale to display unit, unit, PePR key)
-    "energy": ("energy_j", 1 / 3600, "Wh", "E"),
-    "co2": ("co2_g", 1.0, "g", "C"),
-    "time": ("train_time_s", 1.0, "s", "T"),
-    "memory": ("peak_mem_mb", 1.0, "MB", "M"),
-}
 
 
 def score_runs(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -138,8 +132,8 @@ class CompareView(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Resource"))
         self.resource_combo = QComboBox()
-        for k, (_c, _s, unit, key) in RESOURCES.items():
-            self.resource_combo.addItem(f"{k} ({unit}) → PePR-{key}", k)
+        for k, r in RESOURCES.items():
+            self.resource_combo.addItem(f"{k} ({r.unit}) → {r.name}", k)
         self.resource_combo.currentIndexChanged.connect(lambda _i: self.update_comparison())
         bar.addWidget(self.resource_combo)
         bar.addStretch(1)
@@ -151,8 +145,8 @@ class CompareView(QWidget):
         bar.addWidget(self.plot_btn)
         rl.addLayout(bar)
         headers = ["Run", "Model", "Status", "Test acc."]
-        for k, (_c, _s, unit, key) in RESOURCES.items():
-            headers += [f"{k} ({unit})", f"PePR-{key}", f"rank {key}"]
+        for k, r in RESOURCES.items():
+            headers += [f"{k} ({r.unit})", r.name, f"rank {r.key}"]
         headers.append("Best epochs")
         self.table = QTableWidget(0, len(headers))
         self.table.setHorizontalHeaderLabels(headers)
@@ -351,7 +345,7 @@ class CompareView(QWidget):
 
     def _draw(self) -> None:
         res = self.resource()
-        _c, _s, unit, key = RESOURCES[res]
+        unit, key = RESOURCES[res].unit, RESOURCES[res].key
         pi = self.scatter_plot.getPlotItem()
         pi.setLabel("bottom", f"{res} ({unit})")
         pi.setTitle(f"Test accuracy vs {res} — Pareto front in red (PePR-{key})")
@@ -394,8 +388,8 @@ class CompareView(QWidget):
     # export -----------------------------------------------------------------------------------
     def export_csv(self, path: Path) -> None:
         fields = ["run_id", "model", "status", "test_acc"]
-        for k, (_c, _s, unit, key) in RESOURCES.items():
-            fields += [f"{k}_{unit}", f"pepr_{key}", f"rank_{key}", f"pareto_{key}"]
+        for k, r in RESOURCES.items():
+            fields += [f"{k}_{r.unit}", f"pepr_{r.key}", f"rank_{r.key}", f"pareto_{r.key}"]
         fields.append("best_epochs")
         with open(path, "w", newline="") as fh:
             w = csv.writer(fh)

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pepr_desktop.core import datasets
+from pepr_desktop.core import datasets, resources
 from pepr_desktop.core.data import DatasetInfo
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.store.remote import RemoteStore
@@ -314,7 +314,7 @@ class ExperimentView(QWidget):
         rl = QVBoxLayout(rec_box)
         bar = QHBoxLayout()
         self.by_combo = QComboBox()
-        self.by_combo.addItems(["energy", "co2", "time", "memory"])
+        self.by_combo.addItems(list(resources.NAMES))
         self.recommend_btn = QPushButton("Recommend")
         self.recommend_btn.setObjectName("primary")
         self.recommend_btn.clicked.connect(self.recommend)
