@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -26,6 +28,7 @@ COMMAND_MODULES = (
     "pepr_desktop.cli.meter_cmds",
     "pepr_desktop.cli.resume_cmds",
     "pepr_desktop.cli.sweep_cmds",
+    "pepr_desktop.cli.db_cmds",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -36,6 +39,28 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+class _NoLibraryWarnings(logging.Filter):
+    """Keeps captured Python warnings (logger `py.warnings`) off the console handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name != "py.warnings"
+
+
+_NO_LIBRARY_WARNINGS = _NoLibraryWarnings()
+
+
+def warnings_to_log(verbose: bool) -> None:
+    """Route Python warnings (torch, timm, sklearn UserWarnings...) to the log file, so stderr
+    holds only our own one-line messages; with -v they show on stderr as well."""
+    logging.captureWarnings(True)
+    for handler in logging.getLogger().handlers:
+        if getattr(handler, "_pepr_console", False):
+            if verbose:
+                handler.removeFilter(_NO_LIBRARY_WARNINGS)
+            else:
+                handler.addFilter(_NO_LIBRARY_WARNINGS)  # once: addFilter skips a repeat
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pepr_desktop.logsetup import configure_logging
 
     configure_logging(verbose=args.verbose)
+    warnings_to_log(verbose=args.verbose)
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
@@ -67,6 +93,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except UserError as exc:
         print(f"pepr {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except sqlite3.DatabaseError as exc:  # a page found damaged after the database opened
+        from pepr_desktop.core.store.remote import damaged_error
+
+        where = getattr(args, "db", None) or "the database"
+        print(f"pepr {args.command}: error: {damaged_error(where, exc)}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # `pepr runs | head`
         return EXIT_OK

@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from pepr_desktop import __version__
 
@@ -80,6 +81,24 @@ def smoke(t0: float, argv: Sequence[str]) -> int:
     return 0
 
 
+def _offer_recovery(qt_argv: list[str], exc: Exception) -> Path | None:
+    """The database could not be opened: the recovery dialog; the database to open instead
+    (recovered, or another one the user chose), or None to quit."""
+    from PySide6.QtWidgets import QApplication
+
+    from pepr_desktop.gui.recovery_dialog import offer_recovery
+    from pepr_desktop.gui.settings import AppSettings
+
+    _ = QApplication.instance() or QApplication(qt_argv)
+    settings = AppSettings()
+    path = offer_recovery(None, settings.db_path, str(exc))
+    if path is not None:
+        if os.environ.get("PEPR_DB"):  # the environment names the database: follow the choice
+            os.environ["PEPR_DB"] = str(path)
+        settings.db_path = path
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import multiprocessing
 
@@ -96,24 +115,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pepr_desktop.logsetup import configure_logging
 
     configure_logging()
-    from pepr_desktop.core.errors import UserError
+    from pepr_desktop.core.errors import StoreError, UserError
 
     qt_argv = [a for a in argv if a not in ("--smoke", "--version")]
-    try:
-        if args.smoke:
+    if args.smoke:
+        try:
             return smoke(t0, qt_argv)
-        app, win = create_app(qt_argv)
-    except UserError as exc:  # e.g. an unusable database: say so in a dialog, not a traceback
-        if args.smoke:
+        except UserError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        from PySide6.QtWidgets import QApplication, QMessageBox
+    while True:
+        try:
+            app, win = create_app(qt_argv)
+            break
+        except StoreError as exc:  # damaged, locked, foreign: explain and offer what can be done
+            path = _offer_recovery(qt_argv, exc)
+            if path is None:
+                StoreProcess.shutdown()
+                return 2
+        except UserError as exc:
+            from PySide6.QtWidgets import QApplication, QMessageBox
 
-        _ = QApplication.instance() or QApplication(sys.argv)
-        from pepr_desktop.gui.gui_text import for_gui
+            from pepr_desktop.gui.gui_text import for_gui
 
-        QMessageBox.critical(None, "PePR Desktop", for_gui(str(exc)))
-        return 2
+            _ = QApplication.instance() or QApplication(qt_argv)
+            QMessageBox.critical(None, "PePR Desktop", for_gui(str(exc)))
+            StoreProcess.shutdown()
+            return 2
     win.show()
     try:
         return int(app.exec())

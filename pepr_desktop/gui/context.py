@@ -8,6 +8,7 @@ process: the GUI process holds no SQLite connection, so no file dialog can relea
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from pepr_desktop.core.errors import UserError
-from pepr_desktop.core.store.remote import RemoteStore
+from pepr_desktop.core.store.remote import RemoteBackup, RemoteStore
 from pepr_desktop.gui.gui_text import for_gui
 from pepr_desktop.gui.settings import AppSettings
 from pepr_desktop.gui.worker import TaskWorker, TrainingWorker
@@ -77,14 +78,33 @@ class AppContext(QObject):
     runs_changed = Signal()  # a run was added, finished, renamed or deleted
     datasets_changed = Signal()
     status_message = Signal(str)
+    database_damaged = Signal(str, str)  # path, what the integrity check found (from a thread)
 
     def __init__(self, settings: AppSettings, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
         self.store: RemoteStore = RemoteStore(settings.db_path)
+        self._backup_in_background("start")
         self.training = TrainingWorker(lambda: self.store.path, self.meter_factory, self)
         self.tasks = TaskWorker(self)
         self.meter_method = "not measured yet"
+
+    def _backup_in_background(self, reason: str) -> None:
+        """A rotating backup of the database just opened, made by the store process while the
+        window builds (a few hundred ms for a 10 MB file; skipped when nothing changed)."""
+        path = self.store.path
+
+        def run() -> None:
+            try:
+                result = RemoteBackup().backup_now(None, path, reason)
+            except Exception:  # a backup must never stop the app
+                log.exception("start-up backup of %s failed", path)
+                return
+            log.info("start-up backup of %s: %s", path, result.message)
+            if result.status == "damaged":  # the copy failed its integrity check
+                self.database_damaged.emit(str(path), result.message)
+
+        threading.Thread(target=run, name="pepr-backup", daemon=True).start()
 
     def meter_factory(self) -> Any:
         return make_meter_factory(self.settings)
@@ -96,6 +116,10 @@ class AppContext(QObject):
         self.blockSignals(True)
         self.store.close()
 
+    def release_store(self) -> None:
+        """Close the GUI thread's connection (in the store process) until `open_db`."""
+        self.store.close()
+
     def open_db(self, path: Path) -> None:
         """Switch databases; raises StoreError (a UserError) and keeps the old one on failure."""
         if self.training.busy:
@@ -103,6 +127,7 @@ class AppContext(QObject):
         new = RemoteStore(path)
         self.store.close()
         self.store = new
+        self._backup_in_background("start")
         self.settings.db_path = path
         self.db_changed.emit()
         self.runs_changed.emit()

@@ -74,9 +74,17 @@ def open_files(
     return _run(dlg)
 
 
-def save_file(parent: QWidget | None, title: str, directory: str = "", filters: str = "") -> str:
+def save_file(
+    parent: QWidget | None,
+    title: str,
+    directory: str = "",
+    filters: str = "",
+    *,
+    confirm_overwrite: bool = True,
+) -> str:
     dlg = _dialog(parent, title, directory, filters)
     dlg.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+    dlg.setOption(QFileDialog.Option.DontConfirmOverwrite, not confirm_overwrite)
     dlg.setFileMode(QFileDialog.FileMode.AnyFile)
     files = _run(dlg)
     return files[0] if files else ""

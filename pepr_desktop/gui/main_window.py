@@ -22,9 +22,10 @@ from PySide6.QtWidgets import (
 )
 
 from pepr_desktop import __version__
-from pepr_desktop.core.errors import UserError
+from pepr_desktop.core.errors import StoreError, UserError
 from pepr_desktop.gui import file_dialogs
 from pepr_desktop.gui.context import AppContext, show_error
+from pepr_desktop.gui.recovery_dialog import offer_recovery
 from pepr_desktop.gui.settings import QUEUE_BACKENDS, THEMES, AppSettings
 from pepr_desktop.gui.views.compare import CompareView
 from pepr_desktop.gui.views.experiment import ExperimentView, detect_devices
@@ -119,6 +120,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or AppSettings()
         self.ctx = AppContext(self.settings, self)
+        self.ctx.database_damaged.connect(self._on_database_damaged)
         self.setWindowTitle("PePR Desktop")
         self.setWindowIcon(icon("app"))
         self.tabs = QTabWidget()
@@ -259,9 +261,32 @@ class MainWindow(QMainWindow):
         if path:
             self.switch_database(Path(path))
 
+    def _on_database_damaged(self, path: str, message: str) -> None:
+        """The start-up backup found the open database damaged: offer recovery now."""
+        if Path(path) != self.ctx.store.path:
+            return  # another database was opened meanwhile
+        if self.ctx.training.busy:
+            show_error(
+                self,
+                "Database damaged",
+                f"{message}. Stop training, then reopen it with File > Open database to "
+                "recover it.",
+            )
+            return
+        self.ctx.release_store()  # recovery renames the file: no connection may stay open on it
+        other = offer_recovery(self, Path(path), f"database {path} is damaged: {message}")
+        if other is None:
+            self.close()
+            return
+        if not self.switch_database(other):
+            self.close()
+
     def switch_database(self, path: Path) -> bool:
         try:
             self.ctx.open_db(path)
+        except StoreError as exc:  # damaged, locked, foreign: say why, offer recovery or another
+            other = offer_recovery(self, path, str(exc))
+            return False if other is None else self.switch_database(other)
         except UserError as exc:
             show_error(self, "Database", str(exc))
             return False

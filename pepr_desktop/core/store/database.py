@@ -27,7 +27,8 @@ import sqlite_utils
 
 from pepr_desktop.core.errors import StoreError
 
-OTHER_DB = "Choose another database (File > Open database in the app, --db on the command line)."
+RECOVER_HINT = "`pepr db check` tells which, and `pepr db recover` restores its newest backup."
+OTHER_DB = "Or choose another database (File > Open database in the app, --db on the command line)."
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,13 @@ class Store:
         _refuse_gui_callers()
         self.path = Path(path).expanduser()
         self.readonly = readonly
-        self._open()
+        try:
+            self._open()
+        except BaseException:
+            # a refused file keeps no connection: recovery may rename it next
+            if getattr(self, "db", None) is not None:
+                self.db.conn.close()
+            raise
 
     # ----------------------------------------------------------------- opening and schema
 
@@ -193,7 +200,7 @@ class Store:
             raise self.write_error(exc) from None
         except sqlite3.DatabaseError as exc:
             raise StoreError(
-                f"{p} cannot be used as a PePR database ({exc}); choose another file with --db."
+                f"{p} cannot be used as a PePR database ({exc}); {RECOVER_HINT} {OTHER_DB}"
             ) from None
 
     def _check_sqlite(self) -> None:
@@ -203,8 +210,8 @@ class Store:
             raise self.write_error(exc) from None
         except sqlite3.DatabaseError:
             raise StoreError(
-                f"{self.path} is not a SQLite database (or it is damaged); choose another file "
-                "with --db."
+                f"{self.path} is not a SQLite database (or it is damaged); {RECOVER_HINT} "
+                f"{OTHER_DB}"
             ) from None
 
     def _writable_check(self) -> None:
@@ -387,6 +394,18 @@ class Store:
         fields["updated_at"] = time.time()
         with self.transaction():
             self.db["runs"].update(run_id, fields)
+        if fields.get("status") == "finished":
+            self.backup("run")  # every finished run is in a backup: at most one run to redo
+
+    def backup(self, reason: str = "manual") -> Path | None:
+        """A rotating online backup of this database (core/store/backup.py), made through this
+        connection; None when none could be made (logged, never raised: a backup must not stop
+        a run)."""
+        if self.readonly:
+            return None
+        from pepr_desktop.core.store.backup import make_backup
+
+        return make_backup(self, None, reason)
 
     def claim_run(self, run_id: int, from_statuses: Iterable[str]) -> bool:
         """Atomically make this process the owner of a run whose status is one of `from_statuses`

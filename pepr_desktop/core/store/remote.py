@@ -23,6 +23,7 @@ import multiprocessing as mp
 import os
 import pickle
 import secrets
+import sqlite3
 import threading
 from multiprocessing.connection import Client, Connection, Listener
 from pathlib import Path
@@ -33,6 +34,10 @@ from pepr_desktop.core.errors import StoreError
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 60.0
+# What core/store/backup.py offers a GUI (check, backups, recovery), run in the store process.
+BACKUP_FUNCTIONS = frozenset(
+    {"check", "list_backups", "newest_good_backup", "recover", "backup_now"}
+)
 # What a client may not ask for: the raw connection cannot cross a process boundary.
 _NOT_REMOTE = frozenset({"db", "transaction"})
 
@@ -78,6 +83,13 @@ def _client_loop(conn: Connection) -> None:
                 if name == "__open__":
                     store = Store(*args, **kwargs)
                     result: Any = {"data_dir": store.data_dir}
+                elif name == "__backup__":  # a function of core/store/backup.py, by name
+                    from pepr_desktop.core.store import backup
+
+                    fname, fargs = args
+                    if fname not in BACKUP_FUNCTIONS:
+                        raise StoreError(f"the store process does not offer backup.{fname}")
+                    result = getattr(backup, fname)(*fargs, **kwargs)
                 elif name == "__close__":
                     if store is not None:
                         store.close()  # before answering: the caller may delete the file next
@@ -89,6 +101,8 @@ def _client_loop(conn: Connection) -> None:
                 else:
                     result = getattr(store, name)(*args, **kwargs)
                 reply = ("ok", result)
+            except sqlite3.DatabaseError as exc:  # found damaged after it opened
+                reply = ("err", damaged_error(args[0] if name == "__open__" else store, exc))
             except BaseException as exc:  # every failure goes back to the caller, typed
                 reply = ("err", _portable(exc))
             conn.send(reply)
@@ -96,6 +110,14 @@ def _client_loop(conn: Connection) -> None:
         if store is not None:
             store.close()
         conn.close()
+
+
+def damaged_error(where: Any, exc: sqlite3.DatabaseError) -> StoreError:
+    """A raw SQLite error met after the file opened (a damaged page) as the user's one line."""
+    from pepr_desktop.core.store.database import RECOVER_HINT
+
+    path = getattr(where, "path", where)
+    return StoreError(f"database {path} is damaged ({exc}); {RECOVER_HINT}")
 
 
 def _portable(exc: BaseException) -> BaseException:
@@ -248,3 +270,30 @@ class RemoteStore:
 
     def __repr__(self) -> str:
         return f"RemoteStore({str(self.path)!r}, readonly={self.readonly})"
+
+
+class RemoteBackup:
+    """core/store/backup.py's functions, run in the store process: recovery and checks open
+    SQLite connections too, and the GUI process keeps none."""
+
+    def __init__(self, process: StoreProcess | None = None) -> None:
+        self._process = process
+
+    def __getattr__(self, fname: str) -> Any:
+        if fname not in BACKUP_FUNCTIONS:
+            raise AttributeError(fname)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            conn = (self._process or StoreProcess.get()).connect()
+            try:
+                conn.send(("__backup__", (fname, args), kwargs))
+                status, value = conn.recv()
+            except (EOFError, OSError):
+                raise StoreError("the store process ended; try again.") from None
+            finally:
+                conn.close()
+            if status == "err":
+                raise value
+            return value
+
+        return call

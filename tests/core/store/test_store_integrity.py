@@ -139,3 +139,15 @@ def test_a_schema_version_that_is_not_a_number_is_refused(tmp_path: Path) -> Non
         Store(db_path)
     time.sleep(0)
     assert _digest(db_path) == before
+
+
+def test_a_finished_run_is_backed_up(store: Store) -> None:
+    from pepr_desktop.core.store import backup
+
+    run_id = store.create_run(model="m", dataset="d")
+    assert backup.list_backups(store.path) == []
+    store.update_run(run_id, status="stopped")  # only a finished run triggers one
+    assert backup.list_backups(store.path) == []
+    store.update_run(run_id, status="finished", test_acc=0.9)
+    (made,) = backup.list_backups(store.path)
+    assert made.ok and made.runs == 1 and made.reason == "run"
