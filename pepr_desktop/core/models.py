@@ -35,6 +35,78 @@ def fixed_input_size(name: str) -> bool:
     return bool(cfg and getattr(cfg, "fixed_input_size", False))
 
 
+# Sizes tried upwards from a size a model cannot take, to name the smallest that works (then
+# narrowed by bisection). 299 and 331 are the Inception/NASNet family's own sizes.
+_SIZE_STEPS = (16, 24, 32, 48, 64, 96, 128, 160, 192, 224, 256, 299, 331, 384, 512, 1024)
+
+
+def _meta_forward(name: str, channels: int, n_classes: int, size: int, batch: int, cache: dict):
+    """None when the model (built on the meta device: no memory, no weights) takes a training
+    forward pass of `batch` images of `size` px, else the exception. `cache` keeps one model for
+    architectures whose input size is not fixed at construction."""
+    import timm
+    import torch
+
+    fixed = fixed_input_size(name)
+    try:
+        model = None if fixed else cache.get("model")
+        if model is None:
+            kwargs: dict[str, Any] = {"in_chans": channels, "num_classes": n_classes}
+            if fixed:
+                kwargs["img_size"] = size
+            with torch.device("meta"):
+                model = timm.create_model(name, pretrained=False, **kwargs)
+            if not fixed:
+                cache["model"] = model
+        model.train()  # batch norm refuses a batch of one only in training mode
+        with torch.no_grad():
+            model(torch.zeros(batch, channels, size, size, device="meta"))
+    except Exception as exc:  # any failure: what it means is decided by the caller
+        return exc
+    return None
+
+
+def check_input_size(
+    name: str, *, channels: int, n_classes: int, image_size: int, batch_size: int
+) -> None:
+    """Refuse, with one line naming the fix, a model that cannot train on `image_size` px images
+    (a kernel or patch larger than the feature map: inception_v3 at 28 px, a ViT with 16 px
+    patches at 8 px) or that cannot train at batch size 1 (batch norm over a 1x1 map). Checked
+    with a forward pass on the meta device, so it costs a fraction of a second and no memory.
+    A model that fails at every size (an op the meta device lacks) is let through: the run will
+    report whatever it hits."""
+    cache: dict[str, Any] = {}
+    batch = 1 if batch_size == 1 else 2
+    err = _meta_forward(name, channels, n_classes, image_size, batch, cache)
+    if err is None:
+        return
+    if batch == 1 and _meta_forward(name, channels, n_classes, image_size, 2, cache) is None:
+        raise UserError(
+            f"batch size 1 cannot train {name} on {image_size} px images: its batch norm needs "
+            "more than one value per channel; use --batch-size 2 or more."
+        )
+    lo, hi = image_size, 0  # lo fails; hi (once found) works
+    for s in _SIZE_STEPS:
+        if s > image_size:
+            if _meta_forward(name, channels, n_classes, s, 2, cache) is None:
+                hi = s
+                break
+            lo = s
+    if not hi:
+        log.debug("input check of %s at %d px inconclusive: %s", name, image_size, err)
+        return
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _meta_forward(name, channels, n_classes, mid, 2, cache) is None:
+            hi = mid
+        else:
+            lo = mid
+    raise UserError(
+        f"{name} cannot train on {image_size} px images (it needs at least {hi} px); use "
+        f"--image-size {hi} or larger, or a model made for small images."
+    )
+
+
 def build_model(
     name: str,
     *,

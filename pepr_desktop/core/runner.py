@@ -45,6 +45,22 @@ def _oom_message(exc: BaseException) -> str:
     )
 
 
+def _is_disk_full(exc: BaseException) -> bool:
+    """A full disk (or quota): OSError ENOSPC/EDQUOT, which `save_checkpoint` also raises for
+    torch's zip-writer failures."""
+    full = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+    return isinstance(exc, OSError) and exc.errno in full
+
+
+def _disk_full_message(exc: BaseException, run_id: int) -> str:
+    where = getattr(exc, "filename", None) or "writing a file"
+    how = f"run `pepr resume {run_id}`" if run_id else "resume the run"
+    return (
+        f"no space left on the disk ({where}); free some space and {how} to continue from its "
+        "last checkpoint."
+    )
+
+
 def _is_oom(exc: BaseException) -> bool:
     if isinstance(exc, MemoryError):
         return True
@@ -181,8 +197,10 @@ def execute(
     """
     control = control or Control()
     start_epoch, state = 0, {}
+    row: dict[str, Any] = {}
     if resume_run_id is not None:
         row = store.get_run(resume_run_id)
+        # an early, friendly refusal; the claim below is what makes the check hold under races
         if row["status"] not in RESUMABLE:
             raise UserError(
                 f"run {resume_run_id} is {row['status']}; only interrupted or stopped runs can be "
@@ -194,27 +212,32 @@ def execute(
     from pepr_desktop.core.models import check_model_name
 
     check_model_name(cfg.model)
+    # `import-data --overwrite` may have replaced the data under a stopped run (the bundled
+    # sample and MedMNIST sets have no stored hash: they cannot change)
+    old_hash = row.get("dataset_hash")
+    if old_hash and info.content_hash and old_hash != info.content_hash:
+        raise UserError(
+            f"dataset '{cfg.dataset}' has changed since run {resume_run_id} started (it was "
+            "imported again), so resuming would train the remaining epochs on other data; "
+            "start a new run with `pepr train`."
+        )
+    cfg.check_model_input(info.channels, info.n_classes, info.image_size)  # before loading data
     arrays = datasets.load(info)
     prepared = prepare(cfg, arrays)
     if resume_run_id is not None:
         run_id = resume_run_id
+        owner = {"run_id": run_id, "created_at": row.get("created_at")}
         ck = checkpoint_path(store, run_id)
         if ck.is_file():
-            start_epoch, state = load_checkpoint(ck, prepared)
-        import os
-
-        import psutil
-
-        # one write: status and owner change together, so no other process opening the store in
-        # between can see a `running` run with the dead owner's pid and mark it interrupted
-        store.update_run(
-            run_id,
-            status="running",
-            reason="",
-            message="",
-            pid=os.getpid(),
-            pid_started=psutil.Process().create_time(),
-        )
+            start_epoch, state = load_checkpoint(ck, prepared, owner)
+        # After every check, so a refused resume leaves the store as it was. One conditional
+        # write: status, owner pid and host change together and only if the run is still
+        # resumable, so of two resumes racing for it exactly one trains.
+        if not store.claim_run(run_id, RESUMABLE):
+            raise UserError(
+                f"run {run_id} is being resumed by another process (or is no longer resumable); "
+                "see `pepr runs` for its status."
+            )
     else:
         run_id = store.create_run(
             dataset=cfg.dataset,
@@ -229,6 +252,7 @@ def execute(
             **(run_fields or {}),
         )
         store.update_run(run_id, checkpoint=str(checkpoint_path(store, run_id)))
+        owner = {"run_id": run_id, "created_at": store.get_run(run_id)["created_at"]}
     recorder = _RunRecorder(store, run_id)
     meter = meter_factory(prepared.device) if meter_factory else None
     recorder.meter = meter
@@ -241,6 +265,7 @@ def execute(
         checkpoint_path=checkpoint_path(store, run_id),
         start_epoch=start_epoch,
         state=state,
+        checkpoint_owner=owner,
     )
     yield from record_events(recorder, events)
 
@@ -289,6 +314,7 @@ def run_events(
     checkpoint_path: Path | None = None,
     start_epoch: int = 0,
     state: dict[str, Any] | None = None,
+    checkpoint_owner: dict[str, Any] | None = None,
 ) -> Iterator[Event]:
     """The worker side of a run: train and turn every ending into a last `RunFinished`.
 
@@ -306,6 +332,7 @@ def run_events(
             checkpoint_path=checkpoint_path,
             start_epoch=start_epoch,
             state=state,
+            checkpoint_owner=checkpoint_owner,
         )
     except StopRun as stop:
         # an energy-aware early stop is a complete run (not resumable), with its reason kept
@@ -314,8 +341,16 @@ def run_events(
     except KeyboardInterrupt:
         status, reason, message = "stopped", "interrupt", "stopped by Ctrl-C"
     except Exception as exc:
-        _log_failure(run_id, exc, "failed")
-        status, reason, message = "failed", "error", failure_message(exc)
+        if _is_disk_full(exc):
+            # Not the run's fault, and nothing is lost: the epoch is stored before its checkpoint
+            # is written (to a temporary file, renamed only when complete), so the run stops
+            # resumable from the previous checkpoint instead of failing for good.
+            status, reason = "stopped", "disk_full"
+            message = _disk_full_message(exc, run_id)
+            log.error("run %s stopped: %s", run_id, message)
+        else:
+            _log_failure(run_id, exc, "failed")
+            status, reason, message = "failed", "error", failure_message(exc)
     evaluation = None
     if status == "finished":  # per-class test figures of the final model (issue 13)
         from pepr_desktop.core.evaluation import safe_evaluate

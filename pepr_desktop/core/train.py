@@ -27,6 +27,9 @@ from pepr_desktop.core.metering.session import MeterSession, UnavailableMeter
 log = logging.getLogger(__name__)
 
 METRIC_NAMES = ("acc", "auc", "bacc")
+# numpy's legacy seeding (np.random.seed in `prepare`) takes 32-bit seeds only; a larger one would
+# crash inside the run instead of being refused up front.
+MAX_SEED = 2**32 - 1
 
 
 @dataclass
@@ -92,8 +95,13 @@ class TrainConfig:
         mg = self.early_stop_min_gain
         if not (isinstance(mg, (int, float)) and math.isfinite(mg) and mg >= 0):
             raise UserError(f"early-stop minimum gain must be a number >= 0 (per Wh), not {mg!r}.")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise UserError(f"seed must be a non-negative whole number, not {self.seed!r}.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise UserError(f"seed must be a whole number, not {self.seed!r}.")
+        if not 0 <= self.seed <= MAX_SEED:
+            shown = str(self.seed) if len(str(self.seed)) <= 30 else f"{str(self.seed)[:27]}..."
+            raise UserError(
+                f"seed must be a whole number from 0 to {MAX_SEED} (2**32-1), not {shown}."
+            )
         for label, value in (
             ("energy budget (Wh)", self.budget_energy_wh),
             ("time budget (min)", self.budget_time_min),
@@ -102,6 +110,21 @@ class TrainConfig:
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise UserError(f"{label} must be a positive number, not {value!r}.")
         resolve_device(self.device)
+        return self
+
+    def check_model_input(self, channels: int, n_classes: int, image_size: int) -> TrainConfig:
+        """Refuse a model that cannot train on these images (too small for it, or batch norm at
+        batch size 1) with one line naming the size to use. `image_size` is the dataset's side;
+        --image-size replaces it. Cheap: one forward pass of the model on the meta device."""
+        from pepr_desktop.core.models import check_input_size
+
+        check_input_size(
+            self.model,
+            channels=channels,
+            n_classes=n_classes,
+            image_size=self.image_size or image_size,
+            batch_size=self.batch_size,
+        )
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -374,8 +397,26 @@ def prepare(cfg: TrainConfig, arrays: Any) -> Prepared:
     )
 
 
-def save_checkpoint(path: Path, p: Prepared, epoch: int, state: dict[str, Any]) -> None:
-    """State dicts only, written atomically: a crash leaves the previous checkpoint intact."""
+# What torch.save's zip writer (caffe2 inline_container.cc) raises when a write fails, as on a full
+# disk: a RuntimeError without an errno, e.g. "PytorchStreamWriter failed writing file data/3: file
+# write failed" or "[enforce fail at inline_container.cc:...] . unexpected pos 64 vs 0".
+_WRITE_FAILED = ("pytorchstreamwriter failed writing", "file write failed", "inline_container")
+
+
+def save_checkpoint(
+    path: Path,
+    p: Prepared,
+    epoch: int,
+    state: dict[str, Any],
+    owner: dict[str, Any] | None = None,
+) -> None:
+    """State dicts only, written to a temporary file, synced, then renamed over the old one: a
+    crash or a full disk leaves the previous checkpoint intact. `owner` ({"run_id", "created_at"})
+    names the run the checkpoint belongs to, so a resume can refuse another run's file. A failed
+    write of torch's zip writer is raised as OSError(ENOSPC), which the runner treats as a full
+    disk (the run stops resumably)."""
+    import errno
+
     import torch
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -387,22 +428,56 @@ def save_checkpoint(path: Path, p: Prepared, epoch: int, state: dict[str, Any]) 
         "rng": torch.get_rng_state(),
         "state": state,
     }
+    if owner is not None:
+        payload["run"] = dict(owner)
     if p.device.startswith("cuda"):
         payload["cuda_rng"] = torch.cuda.get_rng_state(torch.device(p.device))
     try:
-        torch.save(payload, tmp)
+        try:
+            torch.save(payload, tmp)
+        except RuntimeError as exc:
+            if not any(m in str(exc).lower() for m in _WRITE_FAILED):
+                raise
+            first = str(exc).splitlines()[0][:200] if str(exc) else ""
+            raise OSError(errno.ENOSPC, f"writing failed: {first}", str(path)) from exc
+        with open(tmp, "r+b") as fh:  # on disk before the rename (a full disk can show up here)
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
         raise
 
 
-def load_checkpoint(path: Path, p: Prepared) -> tuple[int, dict[str, Any]]:
-    """Restore model, optimiser and RNG; return (epochs done, trainer state). Never runs code."""
+def load_checkpoint(
+    path: Path, p: Prepared, owner: dict[str, Any] | None = None
+) -> tuple[int, dict[str, Any]]:
+    """Restore model, optimiser and RNG; return (epochs done, trainer state). Never runs code.
+
+    With `owner`, a checkpoint that names another run (another id, or the same id of a run that
+    was created at another time) is refused before anything is loaded. One that names no run was
+    written before checkpoints carried their owner and is accepted."""
     import torch
 
     try:
         ck = torch.load(path, map_location=p.device, weights_only=True)
+    except Exception as exc:  # a damaged or foreign file is the user's to fix, not a crash
+        raise UserError(
+            f"checkpoint {path} cannot be resumed ({type(exc).__name__}); it is damaged or was "
+            "saved for another model. Start a new run instead."
+        ) from None
+    saved_by = ck.get("run") if isinstance(ck, dict) else None
+    if owner is not None and isinstance(saved_by, dict) and not _same_owner(saved_by, owner):
+        # Refused rather than restarted from epoch 0: restarting would silently overwrite a file
+        # the user may have put there on purpose, and resuming from it would continue another
+        # run's weights under this run's name.
+        other = saved_by.get("run_id")
+        which = f"an earlier run {other}" if str(other) == str(owner["run_id"]) else f"run {other}"
+        raise UserError(
+            f"the checkpoint at {path} belongs to another run ({which}), not run "
+            f"{owner['run_id']}; start a new run with `pepr train` (or delete that file to "
+            f"retrain run {owner['run_id']} from epoch 0)."
+        )
+    try:
         p.model.load_state_dict(ck["model"])
         p.optimizer.load_state_dict(ck["optimizer"])
         torch.set_rng_state(ck["rng"].cpu())
@@ -414,6 +489,18 @@ def load_checkpoint(path: Path, p: Prepared) -> tuple[int, dict[str, Any]]:
             f"checkpoint {path} cannot be resumed ({type(exc).__name__}); it is damaged or was "
             "saved for another model. Start a new run instead."
         ) from None
+
+
+def _same_owner(saved: dict[str, Any], owner: dict[str, Any]) -> bool:
+    """Same run id and, where both are known, the same creation time (an id can be reused once
+    its run was deleted)."""
+    try:
+        if int(saved.get("run_id")) != int(owner["run_id"]):
+            return False
+        a, b = saved.get("created_at"), owner.get("created_at")
+        return a is None or b is None or float(a) == float(b)
+    except (TypeError, ValueError):
+        return False
 
 
 def _batches(
@@ -446,6 +533,7 @@ def train(
     checkpoint_path: Path | None = None,
     start_epoch: int = 0,
     state: dict[str, Any] | None = None,
+    checkpoint_owner: dict[str, Any] | None = None,
 ) -> Iterator[Event]:
     """Train `p` per `cfg`, yielding events. Raises StopRun when stopped (after a clean epoch
     boundary or mid-epoch); the caller records the final status."""
@@ -559,7 +647,7 @@ def train(
             # After the consumer stored the epoch: a crash in between leaves the previous
             # checkpoint, and a resume redoes this epoch deterministically.
             if checkpoint_path is not None and cfg.checkpoint:
-                save_checkpoint(checkpoint_path, p, epoch, state)
+                save_checkpoint(checkpoint_path, p, epoch, state, checkpoint_owner)
             if epoch + 1 < cfg.epochs:
                 reason = budget_exceeded(cfg, state, epoch + 1 - start_epoch, seconds, peak)
                 if reason:

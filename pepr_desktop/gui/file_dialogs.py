@@ -37,7 +37,10 @@ class NameOnlyIconProvider(QFileIconProvider):
     def type(self, info: QFileInfo) -> str:  # type: ignore[override]
         if info.isDir():
             return "Folder"
-        return self._mime_type(info).comment() or "File"
+        mime = self._mime_type(info)
+        if mime.isDefault() and info.suffix():  # no type known for the name: say its extension
+            return f"{info.suffix().upper()} file"
+        return mime.comment() or "File"
 
 
 _PROVIDER: NameOnlyIconProvider | None = None

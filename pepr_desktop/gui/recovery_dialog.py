@@ -106,7 +106,11 @@ def _build_box(
     if damaged and verdict and verdict not in error_text:
         details.append(f"Integrity check: {verdict}.")
     if can_restore and good is not None:
-        runs = f"{good.runs} runs" if good.runs is not None else "runs unknown"
+        runs = (
+            "runs unknown"
+            if good.runs is None
+            else f"{good.runs} run" + ("" if good.runs == 1 else "s")
+        )
         details.append(
             f"The newest good backup is from {good.when} ({runs}). Restoring puts it in place, "
             "then copies every run, epoch and sample that the damaged file still holds and the "

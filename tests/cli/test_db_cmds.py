@@ -132,7 +132,7 @@ def test_recover_yes_restores_and_salvages(tmp_path: Path, capsys) -> None:
     _damage_middle(db)
     code, out, _ = run(["--db", str(db), "db", "recover", "--yes"], capsys)
     assert code == 0 and out.startswith(f"Recovered {db} (ok).")
-    assert "Salvaged from the damaged file:" in out and "1 runs" in out
+    assert "Salvaged from the damaged file:" in out and "1 run" in out
     assert len(list(tmp_path.glob("p.sqlite.damaged-*"))) >= 1
     with Store(db) as s:
         assert len(s.runs()) == 4

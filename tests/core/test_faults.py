@@ -1,7 +1,8 @@
 """Faults mid-run: out of memory (CUDA and CPU, simulated), the disk filling up (simulated).
 
-Each must end the run as `failed` with one line that says what to do, keep the epochs already
-stored, leave the database intact, and leave the process able to run again.
+Each must end the run with one line that says what to do (`failed`, or `stopped` and resumable
+for a full disk while saving a checkpoint), keep the epochs already stored, leave the database
+intact, and leave the process able to run again.
 """
 
 from __future__ import annotations
@@ -129,9 +130,24 @@ def test_disk_full_on_epoch_write_fails_cleanly(
     assert _run(store, epochs=1)[1].status == "finished"
 
 
-def test_disk_full_on_checkpoint_save_fails_cleanly(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "error",
+    [
+        lambda: OSError(errno.ENOSPC, "No space left on device"),
+        # what torch.save raises on a full disk: its zip writer's error, not an OSError
+        lambda: RuntimeError(
+            "[enforce fail at inline_container.cc:626] . PytorchStreamWriter failed writing file "
+            "data/12: file write failed"
+        ),
+        lambda: RuntimeError("[enforce fail at inline_container.cc:778] . unexpected pos 64 vs 0"),
+    ],
+    ids=["oserror_enospc", "stream_writer", "unexpected_pos"],
+)
+def test_disk_full_on_checkpoint_save_stops_resumably(
+    error, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A full disk while saving a checkpoint: the run stops (resumable, reason disk_full) with a
+    line saying to free space and `pepr resume` it; the previous checkpoint stays intact."""
     import torch
 
     real_save = torch.save
@@ -142,17 +158,19 @@ def test_disk_full_on_checkpoint_save_fails_cleanly(
         if saves["n"] == 2:
             with open(f, "wb") as fh:  # a partial file, as a full disk leaves it
                 fh.write(b"PK\x03\x04partial")
-            raise OSError(errno.ENOSPC, "No space left on device")
+            raise error()
         real_save(obj, f, *args, **kwargs)
 
     monkeypatch.setattr(torch, "save", save)
     _, final = _run(store)
-    assert final.status == "failed"
+    assert final.status == "stopped" and final.reason == "disk_full", final
     _one_line(final.message)
     assert "space" in final.message.lower() and "free" in final.message.lower()
+    assert f"pepr resume {final.run_id}" in final.message
     run = store.get_run(final.run_id)
     # the epoch is committed before its checkpoint: both epochs are stored
-    assert run["status"] == "failed" and run["epochs_done"] == 2
+    assert run["status"] == "stopped" and run["reason"] == "disk_full"
+    assert run["epochs_done"] == 2 and run["message"] == final.message
     assert [e["epoch"] for e in store.epochs(final.run_id)] == [0, 1]
     ck = checkpoint_path(store, final.run_id)
     assert not ck.with_name(ck.name + ".part").exists()  # no half-written file left behind
@@ -162,6 +180,12 @@ def test_disk_full_on_checkpoint_save_fails_cleanly(
     prepared = prepare(_cfg(), datasets.load(datasets.resolve("sample", store)))
     assert load_checkpoint(ck, prepared)[0] == 1  # the previous checkpoint (epoch 0) survived
     _integrity_ok(store)
+
+    monkeypatch.undo()  # space again: the run resumes from that checkpoint and finishes
+    events = list(execute(_cfg(), store, resume_run_id=final.run_id))
+    assert events[-1].status == "finished", events[-1].message
+    assert [e.epoch for e in events if isinstance(e, EpochEnded)] == [1]
+    assert store.get_run(final.run_id)["epochs_done"] == 2
 
 
 def test_failure_while_closing_does_not_hide_the_first_error(

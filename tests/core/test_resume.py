@@ -123,3 +123,117 @@ def test_unknown_run_id_is_one_line(tmp_path: Path, capsys) -> None:
     code = main(["--db", str(tmp_path / "u.sqlite"), "resume", "42", "--no-meter"])
     err = capsys.readouterr().err
     assert code == 2 and "no run with id 42" in err and err.count("\n") == 1
+
+
+def test_two_resumes_of_one_run_only_one_trains(tmp_path: Path, monkeypatch) -> None:
+    """Two resumes that both passed the status check race for the run: the store's conditional
+    claim lets one train; the other is refused with one line and trains nothing."""
+    import threading
+
+    db = tmp_path / "race.sqlite"
+    with Store(db) as store:
+        run_id = _stop_after_first_epoch(store)
+    barrier = threading.Barrier(2, timeout=60)
+    real_claim = Store.claim_run
+
+    def claim(self: Store, *args, **kwargs) -> bool:
+        barrier.wait()  # both resumes reach the claim before either has it
+        return real_claim(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "claim_run", claim)
+    results: dict[str, object] = {}
+
+    def resume(name: str) -> None:
+        with Store(db) as store:  # one store per thread, as two processes would have
+            try:
+                events = list(execute(_cfg(), store, resume_run_id=run_id))
+                results[name] = [e.epoch for e in events if isinstance(e, EpochEnded)]
+            except UserError as exc:
+                results[name] = exc
+
+    threads = [threading.Thread(target=resume, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    trained = [r for r in results.values() if isinstance(r, list)]
+    refused = [r for r in results.values() if isinstance(r, UserError)]
+    assert trained == [[1]] and len(refused) == 1, results
+    message = str(refused[0])
+    assert f"run {run_id} is being resumed by another process" in message and "\n" not in message
+    with Store(db) as store:
+        run = store.get_run(run_id)
+        assert run["status"] == "finished" and run["epochs_done"] == 2
+
+
+def test_checkpoint_of_another_run_is_refused(store: Store) -> None:
+    """A checkpoint names its run: one copied onto another run's checkpoint path is refused."""
+    import shutil
+
+    import torch
+
+    run_a = _stop_after_first_epoch(store)
+    ck = torch.load(checkpoint_path(store, run_a), weights_only=True)
+    assert ck["run"] == {"run_id": run_a, "created_at": store.get_run(run_a)["created_at"]}
+    run_b = store.create_run(dataset="sample", model=TINY_MODEL, config=_cfg().to_dict())
+    store.update_run(run_b, status="stopped")
+    shutil.copy(checkpoint_path(store, run_a), checkpoint_path(store, run_b))
+    before = list(store.db.conn.iterdump())
+    with pytest.raises(UserError, match="belongs to another run") as info:
+        list(execute(_cfg(), store, resume_run_id=run_b))
+    assert "\n" not in str(info.value) and "pepr train" in str(info.value)
+    assert list(store.db.conn.iterdump()) == before  # nothing trained, nothing claimed
+    assert store.epochs(run_b) == []
+
+
+def test_checkpoint_without_an_owner_still_resumes(store: Store, reference) -> None:
+    """Checkpoints written before they named their run are accepted (their run cannot be told)."""
+    import torch
+
+    run_id = _stop_after_first_epoch(store)
+    path = checkpoint_path(store, run_id)
+    ck = torch.load(path, weights_only=True)
+    del ck["run"]
+    torch.save(ck, path)
+    events = list(execute(_cfg(), store, resume_run_id=run_id))
+    assert events[-1].status == "finished", events[-1].message
+    _assert_same(_figures(store, run_id), reference)
+
+
+def _write_npz(path: Path, seed: int) -> Path:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for split, n in (("train", 40), ("val", 12), ("test", 12)):
+        arrays[f"{split}_images"] = rng.integers(0, 255, (n, 28, 28), dtype=np.uint8)
+        arrays[f"{split}_labels"] = (np.arange(n) % 2).reshape(-1, 1).astype(np.uint8)
+    np.savez(path, **arrays)
+    return path
+
+
+def test_resume_after_overwritten_dataset_is_refused(tmp_path: Path, capsys) -> None:
+    """`import-data --overwrite` replaced the data under a stopped run: resuming would train the
+    remaining epochs on other images, so it is refused (exit 2, one line, store unchanged)."""
+    db = tmp_path / "ds.sqlite"
+    assert main(["--db", str(db), "import-data", str(_write_npz(tmp_path / "a.npz", 0)),
+                 "--name", "x"]) == 0  # fmt: skip
+    with Store(db) as store:
+        control = Control()
+        cfg = TrainConfig(dataset="x", model=TINY_MODEL, epochs=2, device="cpu")
+        for ev in execute(cfg, store, control=control):
+            if isinstance(ev, EpochEnded):
+                control.stop("user")
+        run_id = store.runs()[0]["id"]
+        assert store.get_run(run_id)["status"] == "stopped"
+    assert main(["--db", str(db), "import-data", str(_write_npz(tmp_path / "b.npz", 1)),
+                 "--name", "x", "--overwrite"]) == 0  # fmt: skip
+    capsys.readouterr()
+    with Store(db) as store:
+        before = list(store.db.conn.iterdump())
+    code = main(["--db", str(db), "resume", str(run_id), "--no-meter"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "dataset 'x' has changed" in err and "pepr train" in err
+    with Store(db) as store:
+        assert list(store.db.conn.iterdump()) == before

@@ -82,6 +82,7 @@ def test_checkpoint_loads_with_weights_only(pneu) -> None:
     run_id = list(execute(cfg, pneu))[-1].run_id
     ck = torch.load(checkpoint_path(pneu, run_id), weights_only=True)
     assert ck["epoch"] == 0 and "model" in ck and "optimizer" in ck
+    assert ck["run"] == {"run_id": run_id, "created_at": pneu.get_run(run_id)["created_at"]}
 
 
 @pytest.mark.parametrize(
@@ -97,6 +98,9 @@ def test_checkpoint_loads_with_weights_only(pneu) -> None:
         ("device", "cuda:0", "no CUDA GPU"),
         ("budget_time_min", -1.0, "time budget"),
         ("class_weights", "yes", "class weights"),
+        ("seed", -1, "seed"),
+        ("seed", 2**32, "seed must be a whole number from 0 to 4294967295"),
+        ("seed", 99999999999999999999999, "seed must be a whole number from 0"),
     ],
 )
 def test_bad_settings_are_user_errors(field: str, value, match: str, store) -> None:
@@ -125,3 +129,66 @@ def test_class_weights_balance_the_loss() -> None:
     w = class_weight_vector(np.array([0] * 10 + [1] * 90), 2)
     assert w[0] * 10 == pytest.approx(w[1] * 90)
     assert class_weight_vector(np.array([0, 1] * 5), 2).tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("model", "image_size", "batch_size", "match"),
+    [
+        # (inception_v3 at 28 px, slower to probe, is in tests/cli/test_bad_inputs.py)
+        ("vit_tiny_patch16_224", 8, 32, "vit_tiny_patch16_224 cannot train on 8 px images"),
+        (TINY_MODEL, None, 1, "--batch-size 2"),
+    ],
+    ids=["vit_at_8", "batch_norm_at_batch_1"],
+)
+def test_model_input_constraints_are_user_errors_before_the_run(
+    model: str, image_size, batch_size: int, match: str, store
+) -> None:
+    cfg = TrainConfig(
+        dataset="sample", model=model, image_size=image_size, batch_size=batch_size, epochs=1
+    )
+    with pytest.raises(UserError, match=match):
+        list(execute(cfg, store))
+    assert store.runs() == []
+    info = datasets.resolve("sample", store)
+    with pytest.raises(UserError, match=match):  # the same check, for the GUI's dialogs
+        cfg.check_model_input(info.channels, info.n_classes, info.image_size)
+
+
+def test_model_input_check_accepts_what_trains() -> None:
+    TrainConfig(dataset="sample", model=TINY_MODEL, batch_size=2).check_model_input(1, 2, 28)
+    cfg = TrainConfig(dataset="sample", model="vit_tiny_patch16_224", image_size=16)
+    cfg.check_model_input(1, 2, 28)  # a ViT is built for the image size it is given
+
+
+WARNING_SCRIPT = """
+import sys, warnings
+import pepr_desktop.core.train as train
+real = train.evaluate
+def evaluate(*args, **kwargs):  # as torch and timm do now and then, mid-run
+    warnings.warn("something is deprecated", UserWarning)
+    warnings.warn("another thing will change", FutureWarning)
+    return real(*args, **kwargs)
+train.evaluate = evaluate
+from pepr_desktop.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_cli_train_keeps_library_warnings_off_stderr(tmp_path: Path) -> None:
+    """Warnings from torch/timm/sklearn go to the log file; stderr holds only our lines."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PEPR_LOG_DIR": str(tmp_path / "logs")}
+    argv = ["--db", str(tmp_path / "w.sqlite"), "train", "--data", "sample", "--model",
+            TINY_MODEL, "--epochs", "1", "--data-fraction", "0.1", "--device", "cpu",
+            "--no-meter"]  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-c", WARNING_SCRIPT, *argv], capture_output=True, text=True, env=env
+    )
+    assert r.returncode == 0, r.stderr
+    assert "epoch 1/1" in r.stderr  # our progress lines are still there
+    assert not [ln for ln in r.stderr.splitlines() if "Warning" in ln], r.stderr
+    log = (tmp_path / "logs" / "pepr-desktop.log").read_text()
+    assert "something is deprecated" in log and "another thing will change" in log

@@ -212,9 +212,14 @@ def _when(t: float | None) -> str:
 
 
 def _count_text(counts: dict[str, int]) -> str:
-    parts = [f"{n} {t}" for t, n in counts.items() if n and t in COUNTED]
-    parts += [f"{n} {t}" for t, n in counts.items() if n and t not in COUNTED and t != "meta"]
+    parts = [_rows_of(n, t) for t, n in counts.items() if n and t in COUNTED]
+    parts += [_rows_of(n, t) for t, n in counts.items() if n and t not in COUNTED and t != "meta"]
     return ", ".join(parts) or "no rows"
+
+
+def _rows_of(n: int, table: str) -> str:
+    """'1 run', '2 runs', '1 dataset': table names are plurals."""
+    return f"{n} {table[:-1] if n == 1 and table.endswith('s') else table}"
 
 
 # ----------------------------------------------------------------------------- paths, connections
