@@ -7,11 +7,18 @@ indexes those tensors in batches and normalises on the device: no per-image Pyth
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import logging
+import math
 import os
+import secrets
+import warnings
 import zipfile
-from collections.abc import Iterable
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +34,32 @@ MEDMNIST_SIZES = (28, 64, 128, 224)
 MAX_IMAGE_SIDE = 1024  # larger images would not fit a laptop's memory as a preloaded tensor
 SAMPLE_NAME = "sample"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
+NPZ_KEYS = tuple(f"{s}_{kind}" for s in SPLITS for kind in ("images", "labels"))
+MAX_LABEL = 2**31 - 1  # a label above this is a stray value, never a class index
+# PIL modes read as grey, and those with more than 8 bits per pixel (scaled, see _high_depth_to_u8)
+GREY_MODES = {"1", "L", "LA", "La", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"}
+HIGH_DEPTH_MODES = {"I", "F", "I;16", "I;16L", "I;16B", "I;16N"}
+
+
+def printable(path: str | os.PathLike[str]) -> str:
+    """A path (or name) as one line of text that can always be printed and stored: bytes that are
+    not UTF-8 (a file name from another system) become \\xNN, and control characters (a newline
+    in a file name) their escapes, instead of a UnicodeEncodeError or a broken line."""
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _available_memory() -> int:
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+def _size_text(n: int) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
 
 
 @dataclass
@@ -96,13 +129,18 @@ def _label_vector(name: str, labels: np.ndarray, n_images: int) -> np.ndarray:
             f"{name} has {len(labels)} labels for {n_images} images; each split needs one label "
             "per image."
         )
-    if labels.dtype.kind not in "iu":
-        if labels.dtype.kind == "f" and np.all(np.isfinite(labels)) and np.all(labels % 1 == 0):
-            labels = labels.astype(np.int64)
-        else:
-            raise DataError(f"{name} has dtype {labels.dtype}; labels must be integers.")
+    if labels.dtype.kind not in "iu" and not (
+        labels.dtype.kind == "f" and np.all(np.isfinite(labels)) and np.all(labels % 1 == 0)
+    ):
+        raise DataError(f"{name} has dtype {labels.dtype}; labels must be integers.")
     if len(labels) and labels.min() < 0:
         raise DataError(f"{name} contains negative labels; labels must be 0..K-1.")
+    # Checked before the cast: a uint64 or float label beyond int64 would wrap to a negative one.
+    if len(labels) and labels.max() > MAX_LABEL:
+        raise DataError(
+            f"{name} holds label {labels.max():.0f}, far beyond any number of classes; labels "
+            "must be 0..K-1, one integer per class."
+        )
     return labels.astype(np.int64)
 
 
@@ -119,12 +157,46 @@ def _image_array(name: str, images: np.ndarray) -> np.ndarray:
         )
     if images.shape[0] == 0:
         raise DataError(f"{name} holds 0 images; every split needs at least one image.")
-    if max(images.shape[1], images.shape[2]) > MAX_IMAGE_SIDE:
-        raise DataError(
-            f"{name} images are {images.shape[1]}x{images.shape[2]} px; the limit is "
-            f"{MAX_IMAGE_SIDE} px per side: resize them first."
-        )
+    _check_sides(name, images.shape[1], images.shape[2])
     return images
+
+
+def _check_sides(name: str, h: int, w: int) -> None:
+    if min(h, w) < 1:
+        raise DataError(f"{name} images are {h}x{w} px; images need at least 1 px per side.")
+    if max(h, w) > MAX_IMAGE_SIDE:
+        raise DataError(
+            f"{name} images are {h}x{w} px; the limit is {MAX_IMAGE_SIDE} px per side: resize "
+            "them first."
+        )
+
+
+def check_class_names(names: list[str]) -> None:
+    """Class names given by the user (--classes): each one text, non-empty and different."""
+    for n in names:
+        if not isinstance(n, str) or not n.strip():
+            raise DataError(
+                "a class name is empty; give one name per class, e.g. normal,pneumonia."
+            )
+        try:
+            n.encode("utf-8")
+        except UnicodeEncodeError:
+            raise DataError(
+                f"class name '{printable(n)}' is not valid UTF-8 text; give plain text names."
+            ) from None
+    repeated = sorted(n for n, c in Counter(names).items() if c > 1)
+    if repeated:
+        raise DataError(
+            f"class names repeat ({', '.join(map(repr, repeated))}); give each class its own name, "
+            "in label order."
+        )
+
+
+def _values_text(values: np.ndarray, most: int = 8) -> str:
+    v = [str(int(x)) for x in values]
+    if len(v) <= most:
+        return ", ".join(v)
+    return f"{', '.join(v[:5])}, ..., {', '.join(v[-2:])} ({len(v)} different values)"
 
 
 def validate_arrays(arrays: ArraySet) -> ArraySet:
@@ -151,42 +223,132 @@ def validate_arrays(arrays: ArraySet) -> ArraySet:
     return arrays
 
 
-def read_npz(path: str | os.PathLike[str], class_names: list[str] | None = None) -> ArraySet:
-    """Read and validate a MedMNIST-layout .npz; every problem becomes a one-line DataError."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file; give the path of a .npz file or image folder.")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            keys = set(npz.files)
-            need = {f"{s}_{kind}" for s in SPLITS for kind in ("images", "labels")}
-            missing = sorted(need - keys)
-            if missing:
+def _read_npy_header(fp: Any) -> tuple[tuple[int, ...], np.dtype]:
+    version = np.lib.format.read_magic(fp)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(fp)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
+    else:
+        raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
+    return tuple(int(d) for d in shape), dtype
+
+
+def _check_npz_headers(path: Path) -> None:
+    """Look at the zip directory and at each array's .npy header before loading any array.
+
+    A header states a shape and dtype; numpy would allocate that much before reading a byte, so
+    a damaged or hostile header (shape (10**12, 28, 28)) is refused here: the bytes the member
+    holds must cover the shape, the images must be within the size limit, and all arrays together
+    must fit in the free memory. Object arrays are refused without being unpickled.
+    """
+    shown = printable(path.name)
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+        # the member np.load will read for each key: `key` itself, else `key.npy`
+        members: dict[str, str] = {}
+        for k in NPZ_KEYS:
+            found = [m for m in (k, f"{k}.npy") if m in names]
+            if found:
+                members[k] = found[0]
+        missing = [k for k in NPZ_KEYS if k not in members]
+        if missing:
+            raise DataError(
+                f"{shown} lacks {', '.join(sorted(missing))}; a MedMNIST-layout .npz needs "
+                "train/val/test _images and _labels."
+            )
+        total = 0
+        for key in NPZ_KEYS:
+            zi = zf.getinfo(members[key])
+            with zf.open(zi) as fp:
+                shape, dtype = _read_npy_header(fp)
+                stored = zi.file_size - fp.tell()
+            if dtype.hasobject:
                 raise DataError(
-                    f"{path.name} lacks {', '.join(missing)}; a MedMNIST-layout .npz needs "
-                    "train/val/test _images and _labels."
+                    f"{shown} is not a readable .npz file: {key} holds Python objects, which are "
+                    f"never loaded (loading them could run code); save {key} as a plain array."
                 )
+            need = math.prod(shape) * dtype.itemsize
+            if need > stored:
+                raise DataError(
+                    f"{shown} is not a readable .npz file: {key} claims shape {shape} "
+                    f"({_size_text(need)}) but holds {_size_text(max(stored, 0))}; the file is "
+                    "damaged or was not written by numpy."
+                )
+            if key.endswith("_images") and len(shape) in (3, 4) and shape[0]:
+                _check_sides(key, shape[1], shape[2])
+            total += need
+    free = _available_memory()
+    if total > free:
+        raise DataError(
+            f"{shown} holds {_size_text(total)} of arrays but only {_size_text(free)} of memory is "
+            "free; close other programs, or import a smaller set (fewer or smaller images)."
+        )
+
+
+def _not_readable(shown: str, exc: BaseException) -> DataError:
+    reason = (str(exc).splitlines() or [""])[0][:160]
+    if "pickle" in reason.lower():  # numpy's advice to load it unsafely is not for our users
+        reason = "not an archive of plain arrays"
+    return DataError(
+        f"{shown} is not a readable .npz file ({type(exc).__name__}: {reason}); check that it is "
+        "complete and not truncated."
+    )
+
+
+def read_npz(path: str | os.PathLike[str], class_names: list[str] | None = None) -> ArraySet:
+    """Read and validate a MedMNIST-layout .npz; every problem becomes a one-line DataError.
+
+    Without `class_names` the classes are the labels of the training split, which must be exactly
+    0..K-1. A stray value (one 255 among 0/1 labels) is refused, not remapped: remapping would
+    silently give labels new meanings, and 255 would otherwise become 254 empty classes.
+    """
+    path = Path(path)
+    shown = printable(path)
+    if not path.exists():
+        raise DataError(f"{shown}: no such file; give the path of a .npz file or image folder.")
+    if not path.is_file():
+        raise DataError(
+            f"{shown} is not a regular file (a folder, pipe or device); give a .npz file or an "
+            "image folder."
+        )
+    try:
+        _check_npz_headers(path)
+        with np.load(path, allow_pickle=False) as npz:
             images = {s: _image_array(f"{s}_images", npz[f"{s}_images"]) for s in SPLITS}
             labels = {
                 s: _label_vector(f"{s}_labels", npz[f"{s}_labels"], len(images[s])) for s in SPLITS
             }
     except DataError:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    except PermissionError as exc:
         raise DataError(
-            f"{path.name} is not a readable .npz file ({type(exc).__name__}: {exc}); "
-            "check that it is complete and not truncated."
+            f"{shown} cannot be read ({exc.strerror}); check its permissions."
         ) from None
-    # Without class names, the classes are those the training split uses: a label that only
-    # appears in val or test is an error, not a silent extra class.
-    k = int(labels["train"].max()) + 1
-    names = class_names or [str(i) for i in range(k)]
-    if len(names) < k:
-        raise DataError(
-            f"{path.name} has labels up to {k - 1} but only {len(names)} class names are known."
-        )
+    except (
+        zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, KeyError, RuntimeError,
+        NotImplementedError, MemoryError,
+    ) as exc:  # fmt: skip
+        raise _not_readable(printable(path.name), exc) from None
+    present = np.unique(labels["train"])
+    if class_names is None:
+        if int(present[-1]) != len(present) - 1:
+            raise DataError(
+                f"train_labels holds the label values {_values_text(present)}; labels must be "
+                "0..K-1 with every class in the training split. Other values are refused, not "
+                "remapped (no label silently changes meaning): fix the labels, or name every "
+                "label with --classes."
+            )
+        names = [str(i) for i in range(len(present))]
+    else:
+        names = list(class_names)
+        if int(present[-1]) >= len(names):
+            raise DataError(
+                f"{printable(path.name)} has labels up to {int(present[-1])} but only {len(names)} "
+                "class names are known; labels must be 0..K-1, one name per label."
+            )
     task = "binary-class" if len(names) == 2 else "multi-class"
-    return validate_arrays(ArraySet(images, labels, list(names), task))
+    return validate_arrays(ArraySet(images, labels, names, task))
 
 
 def content_hash(arrays: ArraySet) -> str:
@@ -199,17 +361,67 @@ def content_hash(arrays: ArraySet) -> str:
     return h.hexdigest()
 
 
-def write_npz(arrays: ArraySet, path: Path) -> None:
-    """Write atomically (temp file then rename) so a crash never leaves half a dataset."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as fh:
-        np.savez(
-            fh,
-            **{f"{s}_images": arrays.images[s] for s in SPLITS},
-            **{f"{s}_labels": arrays.labels[s] for s in SPLITS},
+def write_error(exc: OSError, folder: Path) -> DataError:
+    """A failed write of a dataset file as one line: the disk is full, or what else it was."""
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return DataError(
+            f"could not write the dataset into {printable(folder)}: the disk is full; free some "
+            "space and import again (nothing was imported)."
         )
-    os.replace(tmp, path)
+    return DataError(
+        f"could not write the dataset into {printable(folder)} ({exc.strerror or exc}); check "
+        "that the folder is writable and the disk has space."
+    )
+
+
+def write_npz_temp(arrays: ArraySet, folder: Path) -> Path:
+    """Write the arrays to a new, uniquely named hidden temporary file in `folder`; return it.
+
+    Unique (a random name created with O_EXCL, as mkstemp does, but with the user's umask rather
+    than mode 0600), so two imports at once never write one file. On any failure the partial
+    file is removed, and an OSError (disk full, read-only folder) becomes a one-line DataError.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for _ in range(100):
+            tmp = folder / f".import-{secrets.token_hex(8)}.npz.part"
+            try:
+                fd = os.open(tmp, flags, 0o666)
+                break
+            except FileExistsError:
+                continue
+        else:
+            raise FileExistsError(errno.EEXIST, "no unused temporary file name", str(folder))
+    except OSError as exc:
+        raise write_error(exc, folder) from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(
+                fh,
+                **{f"{s}_images": arrays.images[s] for s in SPLITS},
+                **{f"{s}_labels": arrays.labels[s] for s in SPLITS},
+            )
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise write_error(exc, folder) from None
+        raise
+    return tmp
+
+
+def write_npz(arrays: ArraySet, path: Path) -> None:
+    """Write atomically (unique temp file, then rename) so a crash never leaves half a dataset."""
+    tmp = write_npz_temp(arrays, path.parent)
+    try:
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise write_error(exc, path.parent) from None
 
 
 # --------------------------------------------------------------------------- image folders
@@ -235,6 +447,79 @@ def stratified_split(
     return {s: np.sort(np.concatenate(v)) for s, v in out.items()}
 
 
+def _class_images(d: Path) -> list[Path]:
+    """The image files of one class folder, searched recursively, sorted.
+
+    Regular files only: a FIFO, socket or device named `x.png` would block `open()` forever or
+    never end, so it is skipped (with a log line), as are hidden files and folders (`.DS_Store`,
+    macOS `._x.png` companions).
+    """
+    out = []
+    for p in d.rglob("*"):
+        if p.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        if any(part.startswith(".") for part in p.relative_to(d).parts):
+            continue
+        if not p.is_file():  # (follows symlinks: a link to a regular image is kept)
+            log.info("skipping %s: not a regular file", printable(p))
+            continue
+        out.append(p)
+    return sorted(out)
+
+
+@contextlib.contextmanager
+def _open_image(path: Path) -> Iterator[Any]:
+    """PIL's Image.open, with its DecompressionBombWarning (an image over MAX_IMAGE_PIXELS,
+    decoded anyway by default) made an error like DecompressionBombError (twice that)."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(path) as im:
+            yield im
+
+
+def _image_error(path: Path, exc: BaseException) -> DataError:
+    from PIL import Image
+
+    if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        reason = str(exc).split(",")[0]
+        return DataError(
+            f"{printable(path)} is too large to decode safely ({reason}): an image bomb, or an "
+            f"image far above the {MAX_IMAGE_SIDE} px per side that training uses; remove it or "
+            "resize it."
+        )
+    reason = (str(exc).splitlines() or [""])[0][:120] or type(exc).__name__
+    return DataError(
+        f"{printable(path)} is not a readable image ({reason}); remove it or replace it and import "
+        "again."
+    )
+
+
+def _high_depth_to_u8(values: dict[int, np.ndarray], lo: float, hi: float, unsigned: bool) -> None:
+    """Map the pixels of high-bit-depth grey images (16-bit `I;16`, 32-bit `I`, float `F`) onto
+    0..255 in place, with one mapping for the whole dataset.
+
+    Unsigned integer data (every 16-bit PNG or TIFF) is shifted right by its significant bits
+    minus 8, the significant bits being those of the largest value in the dataset (at least 8):
+    full-range 16-bit data becomes `v >> 8`, and 12-bit scans stored in 16-bit files (0..4095,
+    common in medical imaging) become `v >> 4`, keeping 256 grey levels rather than 16. Zero stays
+    black, and the same shift applies to every image, so differences in brightness between images
+    and classes survive (stretching each image to its own range would erase them); and a shift
+    depends only on the bit depth, not on which images the folder happens to hold. Signed or float
+    data (CT numbers, float TIFFs) has no bit depth to speak of: its min..max over the dataset is
+    mapped linearly onto 0..255. 8-bit images are never rescaled. (PIL's own `convert("L")` clips
+    at 255, which turned every 16-bit image white.)
+    """
+    if unsigned:
+        bits = max(8, int(hi).bit_length())
+        scale, offset = 1.0 / 2 ** (bits - 8), 0.0
+    else:
+        scale, offset = (255.0 / (hi - lo) if hi > lo else 0.0), lo
+    for i, v in values.items():
+        values[i] = np.clip(np.floor((v - offset) * scale + (0.0 if unsigned else 0.5)), 0, 255)
+
+
 def read_image_folder(
     folder: str | os.PathLike[str],
     seed: int = 0,
@@ -245,49 +530,107 @@ def read_image_folder(
 
     Images are converted to the mode of the majority (grey or RGB) and, when their sizes differ or
     `image_size` is given, resized to a square of that side (default: the most common height).
+    High-bit-depth images are scaled to 8 bits as `_high_depth_to_u8` describes. Headers are read
+    first (sizes, modes, image bombs refused before decoding), then each image is decoded straight
+    into the final array, so memory holds the dataset once, at its final size.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     folder = Path(folder)
     if not folder.is_dir():
-        raise DataError(f"{folder}: not a folder; give a folder with one subfolder per class.")
-    class_dirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+        raise DataError(
+            f"{printable(folder)}: not a folder; give a folder with one subfolder per class."
+        )
+    try:
+        class_dirs = sorted(
+            p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")
+        )
+    except OSError as exc:
+        raise DataError(
+            f"cannot read folder {printable(folder)} ({exc.strerror}); check its permissions."
+        ) from None
     if len(class_dirs) < 2:
         raise DataError(
-            f"{folder} has {len(class_dirs)} class subfolder(s); it needs one subfolder per class, "
-            "at least two."
+            f"{printable(folder)} has {len(class_dirs)} class subfolder(s); it needs one subfolder "
+            "per class, at least two."
         )
     files: list[tuple[Path, int]] = []
     for label, d in enumerate(class_dirs):
-        imgs = sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        try:
+            d.name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise DataError(
+                f"class folder {printable(d)} has a name that is not valid UTF-8 text; rename it "
+                "(the folder names become the class names)."
+            ) from None
+        try:
+            imgs = _class_images(d)
+        except OSError as exc:
+            raise DataError(
+                f"cannot read class folder {printable(d)} ({exc.strerror}); check its permissions."
+            ) from None
         if not imgs:
-            raise DataError(f"class folder {d.name} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
+            raise DataError(
+                f"class folder {d.name} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})."
+            )
         files.extend((p, label) for p in imgs)
 
-    decoded: list[Image.Image] = []
+    headers = []
     for p, _ in files:
         try:
-            with Image.open(p) as im:
-                im.load()
-                decoded.append(im.copy())
-        except (UnidentifiedImageError, OSError) as exc:
-            raise DataError(
-                f"{p} is not a readable image ({exc}); remove it or replace it and import again."
-            ) from None
-    modes = [im.mode for im in decoded]
-    grey = sum(m in ("L", "I", "I;16", "1", "F") for m in modes) * 2 >= len(modes)
+            with _open_image(p) as im:
+                headers.append((im.size, im.mode))
+        except Exception as exc:  # PIL's decoders raise many kinds; every one means the same
+            raise _image_error(p, exc) from None
+    modes = [m for _, m in headers]
+    grey = sum(m in GREY_MODES for m in modes) * 2 >= len(modes)
     mode = "L" if grey else "RGB"
-    heights = [im.size[1] for im in decoded]
-    side = image_size or max(set(heights), key=heights.count)
+    heights = Counter(size[1] for size, _ in headers)
+    side = image_size or heights.most_common(1)[0][0]
     if side > MAX_IMAGE_SIDE:
         raise DataError(f"images are {side} px high; the limit is {MAX_IMAGE_SIDE}: resize them.")
-    arrays = []
-    for im in decoded:
-        im = im.convert(mode)
-        if im.size != (side, side):
-            im = im.resize((side, side), Image.BILINEAR)
-        arrays.append(np.asarray(im, dtype=np.uint8))
-    x = np.stack(arrays)
+    n_high = sum(m in HIGH_DEPTH_MODES for m in modes)
+    shape = (len(files), side, side) if grey else (len(files), side, side, 3)
+    need = math.prod(shape) + n_high * side * side * 4
+    free = _available_memory()
+    if need > free:
+        raise DataError(
+            f"{len(files)} images at {side}x{side} px need {_size_text(need)} of memory but only "
+            f"{_size_text(free)} is free; import fewer images or resize them."
+        )
+    x = np.empty(shape, dtype=np.uint8)
+    high: dict[int, np.ndarray] = {}
+    lo, hi, unsigned = math.inf, -math.inf, True
+    for i, (p, _) in enumerate(files):
+        try:
+            with _open_image(p) as im:
+                im.load()
+                if im.mode in HIGH_DEPTH_MODES:
+                    v = np.asarray(im)
+                    if v.dtype.kind == "f" and not np.all(np.isfinite(v)):
+                        raise DataError(
+                            f"{printable(p)} holds pixels that are not numbers (NaN or "
+                            "infinite); fix or remove it."
+                        )
+                    lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))
+                    unsigned = unsigned and v.dtype.kind in "iu" and v.min() >= 0
+                    f = Image.fromarray(v.astype(np.float32))
+                    if f.size != (side, side):
+                        f = f.resize((side, side), Image.BILINEAR)
+                    high[i] = np.asarray(f, dtype=np.float32)
+                else:
+                    im = im.convert(mode)
+                    if im.size != (side, side):
+                        im = im.resize((side, side), Image.BILINEAR)
+                    x[i] = np.asarray(im, dtype=np.uint8)
+        except DataError:
+            raise
+        except Exception as exc:
+            raise _image_error(p, exc) from None
+    if high:
+        _high_depth_to_u8(high, lo, hi, unsigned)
+        for i, v in high.items():
+            x[i] = v.astype(np.uint8) if grey else np.repeat(v.astype(np.uint8)[..., None], 3, -1)
     y = np.array([label for _, label in files], dtype=np.int64)
     split = stratified_split(y, fractions, seed)
     for s in SPLITS:

@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 from pepr_desktop.cli import main
-from pepr_desktop.core.store import database as store_module
 from pepr_desktop.core.store import SCHEMA_VERSION, Store
+from pepr_desktop.core.store import database as store_module
 from tests.conftest import TINY_MODEL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,6 +127,64 @@ def _newer_schema(ctx: Ctx) -> list[str]:
     return ["runs"]
 
 
+def _foreign_checkpoint(ctx: Ctx) -> list[str]:
+    """Run `truncated`'s checkpoint path holds a checkpoint saved by another run."""
+    ck = _state_dict_file(ctx, TINY_MODEL, "foreign.pt", as_checkpoint=True)
+    import torch
+
+    payload = torch.load(ck, weights_only=True)
+    payload["run"] = {"run_id": 12345, "created_at": 1.0}
+    torch.save(payload, ck)
+    return _put_checkpoint(ctx, "truncated", ck.read_bytes())
+
+
+def _png_bomb(w: int, h: int) -> bytes:
+    """A PNG header that declares w x h grey pixels over almost no data (an image bomb)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
+    body = chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + body
+
+
+def _npz_claiming(ctx: Ctx, name: str, key: str, shape: tuple[int, ...]) -> Path:
+    """A good .npz whose member `key` is replaced by a .npy header claiming `shape`."""
+    import io
+    import zipfile
+
+    p = _npz(ctx, name)
+    with zipfile.ZipFile(p) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": "|u1", "fortran_order": False, "shape": shape}
+    )
+    members[f"{key}.npy"] = buf.getvalue() + b"\0" * 64
+    with zipfile.ZipFile(p, "w") as zf:
+        for n, b in members.items():
+            zf.writestr(n, b)
+    return p
+
+
+def _fifo(ctx: Ctx, name: str) -> Path:
+    p = ctx.path(name)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(p)
+    return p
+
+
+def _labels(*values: int, dtype: Any = np.int64) -> np.ndarray:
+    """12 training labels: 0/1 alternating, then `values` in place of the last ones."""
+    lab = (np.arange(12) % 2).astype(dtype)
+    lab[12 - len(values) :] = values
+    return lab.reshape(-1, 1)
+
+
 # A case: (id, what builds the argv, a piece of the expected message). Cases that need a
 # process of their own (locks, another user) are below the table.
 CASES: list[tuple[str, Callable[[Ctx], list[str]], str]] = [
@@ -187,6 +245,49 @@ CASES: list[tuple[str, Callable[[Ctx], list[str]], str]] = [
      lambda c: _import(_folder(c, "f5", {"a": [(f"{i}.png", _png(c, 1100, 8)) for i in range(3)],
                                          "b": [(f"{i}.png", _png(c, 1100, 8)) for i in range(3)]})),
      "limit is 1024"),
+    ("folder_image_bomb",
+     lambda c: _import(_folder(c, "fb", {"a": _good_images(3),
+                                         "b": [*_good_images(3), ("z.png", _png_bomb(20000, 20000))]})),
+     "image bomb"),
+    ("folder_image_bomb_warning_size",
+     lambda c: _import(_folder(c, "fw", {"a": _good_images(3),
+                                         "b": [*_good_images(3), ("z.png", _png_bomb(10000, 10000))]})),
+     "image bomb"),
+    ("folder_class_name_not_utf8",
+     lambda c: _import(_folder(c, "fu", {"a": _good_images(3), os.fsdecode(b"b\xff"): _good_images(3)})),
+     "not valid UTF-8"),
+    ("folder_class_only_a_fifo",
+     lambda c: (_fifo(c, "ff/b/x.png"), _import(_folder(c, "ff", {"a": _good_images(3)})))[1],
+     "holds no images"),
+    ("folder_classes_given", lambda c: [*_import(_folder(c, "fc", {"a": _good_images(3),
+                                                                  "b": _good_images(3)})),
+                                        "--classes", "x,y"], "subfolder"),
+    ("npz_header_impossible_shape",
+     lambda c: _import(_npz_claiming(c, "big.npz", "train_images", (10**12, 28, 28))),
+     "claims shape"),
+    ("npz_label_2_31", lambda c: _import(_npz(c, "l31.npz", train_labels=_labels(2**31))),
+     "0..K-1"),
+    ("npz_label_uint64_wraps",
+     lambda c: _import(_npz(c, "u64.npz", train_labels=_labels(2**63 + 5, dtype=np.uint64))),
+     "0..K-1"),
+    ("npz_label_float_huge",
+     lambda c: _import(_npz(c, "fh.npz", train_labels=_labels(10**300, dtype=float))), "0..K-1"),
+    ("npz_labels_not_dense",
+     lambda c: _import(_npz(c, "nd.npz", train_labels=_labels(255, dtype=np.uint8))),
+     "0, 1, 255"),
+    ("npz_random_bytes",
+     lambda c: _import(_write(c, "rb.npz", np.random.default_rng(1).bytes(4096))),
+     "not a readable .npz"),
+    ("npz_pickle_bytes", lambda c: _import(_write(c, "pk.npz", b"\x80\x04K\x01.")),
+     "not a readable .npz"),
+    ("npz_zero_width_images",
+     lambda c: _import(_npz(c, "zw.npz", **{f"{s}_images": np.zeros((k, 0, 8), np.uint8)
+                                             for s, k in (("train", 12), ("val", 6), ("test", 6))})),
+     "0x8 px"),
+    ("npz_is_a_fifo", lambda c: _import(_fifo(c, "p.npz")), "not a regular file"),
+    ("npz_path_unknown_user", lambda c: _import("~no-such-user-pepr/x.npz"), "home folder"),
+    ("dataset_name_newline", lambda c: _import(_npz(c, "nl.npz"), name="mine\n"), "not allowed"),
+    ("classes_duplicate", lambda c: [*_import(_npz(c, "dup.npz")), "--classes", "a,a"], "repeat"),
     # --- numbers
     ("epochs_zero", lambda c: _train("--epochs", "0"), "--epochs"),
     ("epochs_negative", lambda c: _train("--epochs", "-3"), "--epochs"),
@@ -213,6 +314,16 @@ CASES: list[tuple[str, Callable[[Ctx], list[str]], str]] = [
                                           "--idle-baseline", "-1"], "idle-baseline"),
     ("device_unknown", lambda c: _train("--device", "tpu"), "device must be"),
     ("device_cuda_missing", lambda c: _train("--device", "cuda:3"), "cuda"),
+    ("seed_beyond_64_bits", lambda c: _train("--seed", "99999999999999999999999"),
+     "seed must be a whole number from 0 to"),
+    ("seed_beyond_32_bits", lambda c: _train("--seed", "4294967296"), "seed must be"),
+    ("batch_one_batch_norm", lambda c: _train("--batch-size", "1"), "--batch-size 2"),
+    ("model_needs_larger_images", lambda c: _train(model="inception_v3"),
+     "--image-size 75"),
+    ("vit_patch_larger_than_image", lambda c: _train("--image-size", "8",
+                                                     model="vit_tiny_patch16_224"),
+     "--image-size 16"),
+    ("resume_checkpoint_of_another_run", _foreign_checkpoint, "belongs to another run"),
     # --- names
     ("model_unknown", lambda c: _train(model="resnet81"), "unknown model 'resnet81'"),
     ("dataset_unknown", lambda c: _train(data="pneumoniamnst"), "unknown dataset"),
@@ -385,6 +496,7 @@ def _assert_one_line(code: int, err: str, expected: str) -> None:
     assert expected.lower() in err.lower(), err
 
 
+@pytest.mark.timeout(60)  # a case that hangs (a FIFO read as an image) fails, not blocks
 @pytest.mark.parametrize(("case", "build", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_bad_input(case: str, build, expected: str, tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
