@@ -182,6 +182,23 @@ def collect_images(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     return out
 
 
+HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+
+
+def _to_8bit(im: Any) -> Any:
+    """A 16/32-bit or float grey image scaled to 8 bits by the import's rule (core/data.py
+    `_high_depth_to_u8`), here over the one image: its bit depth, or its range when signed."""
+    from PIL import Image
+
+    from pepr_desktop.core.data import _high_depth_to_u8
+
+    arr = np.asarray(im).astype(np.float64)
+    unsigned = im.mode.startswith("I;16") or (im.mode == "I" and float(arr.min()) >= 0)
+    values = {0: arr}
+    _high_depth_to_u8(values, float(arr.min()), float(arr.max()), unsigned)
+    return Image.fromarray(values[0].astype(np.uint8))  # (H, W) uint8: mode L
+
+
 def read_image(path: str | os.PathLike[str], channels: int, size: int) -> np.ndarray:
     """An image file as uint8 (H, W) grey or (H, W, 3) RGB at `size` px, as training data were."""
     from PIL import Image, UnidentifiedImageError
@@ -194,6 +211,8 @@ def read_image(path: str | os.PathLike[str], channels: int, size: int) -> np.nda
                     f"{path.name} is {im.width}x{im.height} px, too large to classify; resize it."
                 )
             im.load()
+            if im.mode in HIGH_DEPTH_MODES:  # convert("L") would clip at 255: all white
+                im = _to_8bit(im)
             im = im.convert("L" if channels == 1 else "RGB")
             if im.size != (size, size):
                 im = im.resize((size, size), Image.BILINEAR)

@@ -89,3 +89,20 @@ def test_run_without_checkpoint(store) -> None:
     run_id = store.create_run(dataset="sample", model="resnet10t", config={"dataset": "sample"})
     with pytest.raises(UserError, match="has no saved model"):
         load_run_model(store, run_id)
+
+
+def test_a_16bit_image_is_scaled_like_the_import_not_clipped_white(tmp_path) -> None:
+    """PIL's convert('L') clips 16-bit values at 255; prediction must see what training saw."""
+    import numpy as np
+    from PIL import Image
+
+    from pepr_desktop.core.predict import read_image
+
+    arr = (np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000).astype(np.uint16)  # 0..63000
+    path = tmp_path / "scan.png"
+    Image.fromarray(arr).save(path)  # uint16: a 16-bit PNG
+    assert Image.open(path).mode.startswith("I")
+    out = read_image(path, channels=1, size=8)
+    assert out.dtype == np.uint8
+    np.testing.assert_array_equal(out, (arr >> 8).astype(np.uint8))
+    assert out.min() == 0 and out.max() < 255
