@@ -39,14 +39,10 @@ def _json_default(o: Any) -> Any:
 
 
 def clean_for_json(obj: Any) -> Any:
-    """NaN/inf -> None so the output is strict JSON."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: clean_for_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [clean_for_json(v) for v in obj]
-    return obj
+    """NaN/inf -> None so the output is strict JSON (core/runs_export.finite_or_none)."""
+    from pepr_desktop.core.runs_export import finite_or_none
+
+    return finite_or_none(obj)
 
 
 def _number(kind: type, lo: float | None, hi: float | None, lo_open: bool) -> Any:

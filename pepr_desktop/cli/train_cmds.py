@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import json
-import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -395,35 +392,14 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    out = Path(args.output).expanduser()
-    if out.is_dir():
-        raise UserError(f"{out} is a folder; give a file name for -o.")
-    if not out.parent.exists():
-        raise UserError(f"folder {out.parent} does not exist; create it or choose another -o.")
+    from pepr_desktop.core.runs_export import check_target, write_runs
+
+    out = check_target(Path(args.output))
     with open_store(args) as store:
         runs = store.runs(dataset=args.data)
         if args.format == "json":
             for r in runs:
                 r["epochs"] = store.epochs(r["id"])
-    tmp = out.with_name(out.name + ".part")
-    try:
-        with open(tmp, "w", newline="") as fh:
-            if args.format == "json":
-                json.dump(clean_for_json(runs), fh, indent=2)
-            else:
-                cols = list(runs[0].keys()) if runs else list(RUN_TABLE)
-                w = csv.DictWriter(fh, fieldnames=cols)
-                w.writeheader()
-                for r in runs:
-                    w.writerow(
-                        {
-                            k: json.dumps(v) if isinstance(v, (dict, list)) else v
-                            for k, v in r.items()
-                        }
-                    )
-        os.replace(tmp, out)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"cannot write {out} ({exc.strerror}); choose another -o.") from None
+    write_runs(out, runs, args.format)
     print(f"wrote {len(runs)} run(s) to {out}", file=sys.stderr)
     return 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from pepr_desktop.gui.recovery_dialog import offer_recovery
 from pepr_desktop.gui.settings import QUEUE_BACKENDS, THEMES, AppSettings
 from pepr_desktop.gui.views.compare import CompareView
 from pepr_desktop.gui.views.experiment import ExperimentView, detect_devices
-from pepr_desktop.gui.views.runs import COLUMNS, RunsView, run_value
+from pepr_desktop.gui.views.runs import RunsView
 from pepr_desktop.gui.views.training import TrainingView
 from pepr_desktop.resources_path import resource
 
@@ -294,22 +293,18 @@ class MainWindow(QMainWindow):
         return True
 
     def export_runs(self, path: Path) -> int:
-        runs = self.ctx.store.runs()
-        with open(path, "w", newline="") as fh:
-            w = csv.writer(fh)
-            keys = [k for k, _ in COLUMNS]
-            w.writerow(keys)
-            for r in runs:
-                w.writerow(["" if run_value(r, k) is None else run_value(r, k) for k in keys])
-        return len(runs)
+        """The same file as `pepr export --format csv` (core/runs_export.py)."""
+        from pepr_desktop.core.runs_export import write_runs
+
+        return write_runs(path, self.ctx.store.runs(), "csv")
 
     def _export_runs_dialog(self) -> None:
         path = file_dialogs.save_file(self, "Export runs", "pepr_runs.csv", "CSV (*.csv)")
         if path:
             try:
                 n = self.export_runs(Path(path))
-            except OSError as exc:
-                show_error(self, "Export failed", f"could not write {path}: {exc.strerror or exc}")
+            except UserError as exc:  # cannot write: one line, and no half-written file
+                show_error(self, "Export failed", str(exc))
                 return
             self.statusBar().showMessage(f"Exported {n} runs to {path}", 5000)
 
