@@ -95,7 +95,8 @@ def test_real_meters_store_energy_co2_and_samples(tmp_path: Path) -> None:
     samples = store.samples(done.run_id)
     assert samples and all(s["power_w"] > 0 for s in samples)
     energies = [s["energy_j"] for s in samples]
-    assert energies == sorted(energies) and energies[-1] <= run["energy_j"]
+    # the run total and the last sample are sums in different orders: equal up to rounding
+    assert energies == sorted(energies) and energies[-1] <= run["energy_j"] * (1 + 1e-12)
 
 
 def test_factory_meters_a_gpu_run_with_the_cpu_side(monkeypatch, tmp_path: Path) -> None:
