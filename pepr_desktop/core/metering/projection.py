@@ -46,3 +46,17 @@ def project(
     else:
         e_left = e_total = None
     return Projection(done, epochs_planned, sum(epoch_seconds) + t_left, e_total, t_left, e_left)
+
+
+def fraction_done(epoch: int, batch: int, batches: int, start_epoch: int, epochs: int) -> float:
+    """Share of this session's training done after `batch` of `batches` in `epoch` (0-based),
+    for a run that trains epochs `start_epoch`..`epochs`-1 (a resumed run starts later)."""
+    total = epochs - start_epoch
+    done = epoch - start_epoch + batch / max(batches, 1)
+    return max(0.0, min(1.0, done / max(total, 1)))
+
+
+def extrapolate(elapsed: float, fraction: float) -> float | None:
+    """A total from what was spent on `fraction` of the work (straight line: within a run,
+    batches cost about the same); None before any work is done."""
+    return elapsed / fraction if fraction > 0 else None

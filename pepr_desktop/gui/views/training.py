@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from pepr_desktop.core.events import BatchEnded, EpochEnded, MeterSample, RunFinished, RunStarted
+from pepr_desktop.core.metering.projection import extrapolate, fraction_done
 from pepr_desktop.core.train import TrainConfig
 from pepr_desktop.gui.charts import PALETTE, ChartHub, make_plot
 from pepr_desktop.gui.context import AppContext, show_error
@@ -288,16 +289,15 @@ class TrainingView(QWidget):
     def _fraction_done(self, epoch: int, batch: int, batches: int) -> float:
         if not self.started:
             return 0.0
-        total = self.started.epochs - self.started.start_epoch
-        done = epoch - self.started.start_epoch + batch / max(batches, 1)
-        return max(0.0, min(1.0, done / max(total, 1)))
+        return fraction_done(epoch, batch, batches, self.started.start_epoch, self.started.epochs)
 
     def _on_batch(self, ev: BatchEnded) -> None:
         self.batch_bar.setMaximum(max(ev.batches, 1))
         self.batch_bar.setValue(ev.batch)
         self.elapsed = ev.elapsed_s
         f = self._fraction_done(ev.epoch, ev.batch, ev.batches)
-        eta = ev.elapsed_s * (1 - f) / f if f > 0 else None
+        total_s = extrapolate(ev.elapsed_s, f)
+        eta = None if total_s is None else total_s - ev.elapsed_s
         self.eta_label.setText(f"elapsed {_duration(ev.elapsed_s)}\nETA {_duration(eta)}")
         if self.energy_j is not None and f > 0:
             last = self.energy_curve.buffer.last()
@@ -305,7 +305,7 @@ class TrainingView(QWidget):
                 t, e = last
                 self.projection_curve.clear()
                 self.projection_curve.append(t, e)
-                self.projection_curve.append(t / f, e / f)
+                self.projection_curve.append(extrapolate(t, f), extrapolate(e, f))
         self._update_budget_bars()
 
     def _on_sample(self, ev: MeterSample) -> None:
