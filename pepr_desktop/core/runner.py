@@ -19,6 +19,7 @@ from pepr_desktop.core.events import EpochEnded, Event, MeterSample, RunFinished
 from pepr_desktop.core.metering import epoch_extra
 from pepr_desktop.core.metering.carbon import run_carbon_fields
 from pepr_desktop.core.metering.session import MeterSession
+from pepr_desktop.core.resume import RESUMABLE, resume_config
 from pepr_desktop.core.store import Store
 from pepr_desktop.core.train import (
     Control,
@@ -32,7 +33,6 @@ from pepr_desktop.core.train import (
 
 log = logging.getLogger(__name__)
 
-RESUMABLE = ("interrupted", "stopped")
 SAMPLE_FLUSH_S = 2.0
 
 MeterFactory = Callable[[str], MeterSession]
@@ -201,12 +201,7 @@ def execute(
     if resume_run_id is not None:
         row = store.get_run(resume_run_id)
         # an early, friendly refusal; the claim below is what makes the check hold under races
-        if row["status"] not in RESUMABLE:
-            raise UserError(
-                f"run {resume_run_id} is {row['status']}; only interrupted or stopped runs can be "
-                "resumed."
-            )
-        cfg = TrainConfig.from_dict(row["config"])
+        cfg = resume_config(row)
     cfg.validate()
     info = datasets.resolve(cfg.dataset, store)
     from pepr_desktop.core.models import check_model_name

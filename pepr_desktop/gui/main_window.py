@@ -209,7 +209,7 @@ class MainWindow(QMainWindow):
 
     def resume_run(self, run_id: int) -> bool:
         """Continue a stored interrupted/stopped run on the training worker (`pepr resume`)."""
-        from pepr_desktop.core.train import TrainConfig
+        from pepr_desktop.core.resume import resume_config
         from pepr_desktop.gui.worker import ResumeRequest
 
         queued = {i.run_id for i in self.ctx.training.pending() if isinstance(i, ResumeRequest)}
@@ -217,15 +217,8 @@ class MainWindow(QMainWindow):
         if run_id in queued or (self.ctx.training.busy and run_id == running):
             show_error(self, "Resume", f"Run {run_id} is already queued or training.")
             return False
-        config = self.ctx.store.get_run(run_id).get("config")
         try:
-            if not isinstance(config, dict) or "dataset" not in config or "model" not in config:
-                raise UserError(
-                    f"run {run_id} has no stored settings, so it cannot be resumed; start a new "
-                    "run from New experiment."
-                )
-            cfg = TrainConfig.from_dict(config)
-            cfg.validate()
+            cfg = resume_config(self.ctx.store.get_run(run_id))
         except UserError as exc:
             show_error(self, "Resume", str(exc))
             return False

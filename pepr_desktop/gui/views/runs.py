@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from pepr_desktop.core.errors import UserError
+from pepr_desktop.core.resume import RESUMABLE, resume_config
 from pepr_desktop.gui.context import AppContext, show_error
 
 COLUMNS = (
@@ -43,7 +44,6 @@ COLUMNS = (
     ("tags", "Tags"),
     ("created", "Date"),
 )
-RESUMABLE = ("interrupted", "stopped")
 NUMERIC = {"id", "test_acc", "energy_wh", "train_time_s", "peak_mem_mb"}
 
 
@@ -178,13 +178,10 @@ class RunsView(QWidget):
         rid = self._one()
         if rid is None:
             return
-        status = self.ctx.store.get_run(rid)["status"]
-        if status not in RESUMABLE:
-            show_error(
-                self,
-                "Resume",
-                f"Run {rid} is {status}; only interrupted or stopped runs can be resumed.",
-            )
+        try:
+            resume_config(self.ctx.store.get_run(rid))
+        except UserError as exc:
+            show_error(self, "Resume", str(exc))
             return
         self.resume_requested.emit(rid)
 
