@@ -22,6 +22,7 @@ from pepr_desktop.core.errors import UserError
 COMMAND_MODULES = (
     "pepr_desktop.cli.data_cmds",
     "pepr_desktop.cli.train_cmds",
+    "pepr_desktop.cli.runs_cmds",
     "pepr_desktop.cli.model_cmds",
     "pepr_desktop.cli.score_cmds",
     "pepr_desktop.cli.model_io_cmds",

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from pepr_desktop.cli._common import fmt, positive_float, print_json
+from pepr_desktop.cli.options import meter_settings_from_args
 from pepr_desktop.core.errors import UserError
 
 
@@ -64,7 +65,6 @@ def _gpu_probe(device: str) -> dict[str, Any]:
 
 
 def run_meter(args: argparse.Namespace) -> int:
-    from pepr_desktop.cli.train_cmds import meter_settings_from_args
     from pepr_desktop.core.metering import describe, meter_factory
 
     if args.seconds < 0 or args.seconds > 3600:

@@ -14,6 +14,7 @@ from pepr_desktop.cli._common import (
     print_json,
     print_table,
 )
+from pepr_desktop.cli.options import add_training_options, config_from_args
 from pepr_desktop.core import resources
 from pepr_desktop.core.errors import UserError
 
@@ -69,8 +70,6 @@ def register(sub: Any) -> None:
     t.add_argument(
         "--tune-epochs", type=positive_int, default=2, metavar="N", help="epochs per trial (2)"
     )
-    from pepr_desktop.cli.train_cmds import add_training_options
-
     add_training_options(r)
     r.set_defaults(func=cmd_recommend)
 
@@ -131,7 +130,6 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
-    from pepr_desktop.cli.train_cmds import config_from_args
     from pepr_desktop.core import datasets
     from pepr_desktop.core.recommend import Budget, recommend
 

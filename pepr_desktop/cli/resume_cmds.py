@@ -10,8 +10,8 @@ import argparse
 from typing import Any
 
 from pepr_desktop.cli._common import positive_int
-from pepr_desktop.cli.train_cmds import add_meter_options, meter_factory_from_args, run_and_report
-from pepr_desktop.core.errors import UserError
+from pepr_desktop.cli.options import add_meter_options, meter_factory_from_args
+from pepr_desktop.cli.run_output import run_and_report
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,19 +25,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    from pepr_desktop.core.resume import resume_config
     from pepr_desktop.core.runner import execute
-    from pepr_desktop.core.train import Control, TrainConfig
+    from pepr_desktop.core.train import Control
 
     meter_factory = meter_factory_from_args(args)
 
     def start(store: Any, control: Any) -> Any:
-        config = store.get_run(args.run_id)["config"]
-        if not isinstance(config, dict) or "dataset" not in config or "model" not in config:
-            raise UserError(
-                f"run {args.run_id} has no stored settings, so it cannot be resumed; start a new "
-                "run with `pepr train`."
-            )
-        cfg = TrainConfig.from_dict(config)
+        cfg = resume_config(store.get_run(args.run_id))
         return execute(
             cfg, store, meter_factory=meter_factory, control=control, resume_run_id=args.run_id
         )

@@ -21,6 +21,13 @@ from pepr_desktop.cli._common import (
     print_json,
     print_table,
 )
+from pepr_desktop.cli.options import (
+    add_meter_options,
+    add_training_options,
+    config_from_args,
+    meter_settings_from_args,
+)
+from pepr_desktop.cli.run_output import stop_on_sigint
 from pepr_desktop.core.errors import UserError
 
 PROGRESS_EVERY_S = 10.0  # between epochs, a progress line at most this often
@@ -37,8 +44,6 @@ def non_negative_float(text: str) -> float:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from pepr_desktop.cli.train_cmds import add_meter_options, add_training_options
-
     p = sub.add_parser(
         "sweep",
         help="train several models on one dataset, locally or on a Ray cluster",
@@ -81,8 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _new_spec(args: argparse.Namespace, store: Any) -> Any:
-    from pepr_desktop.cli.train_cmds import config_from_args, meter_settings_from_args
-    from pepr_desktop.core.sweep import make_spec
+    from pepr_desktop.core.sweep_jobs import make_spec
 
     if not args.data:
         raise UserError("--data NAME is required for a new sweep (or --resume SWEEP_ID).")
@@ -143,8 +147,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from pepr_desktop.cli.train_cmds import stop_on_sigint
     from pepr_desktop.core import sweep
+    from pepr_desktop.core.events import EpochEnded, RunFinished
     from pepr_desktop.core.train import Control
 
     ray_opts = args.address or args.num_gpus is not None or args.num_cpus is not None
@@ -167,17 +171,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         last_line = 0.0
         with stop_on_sigint(control):
             for u in sweep.run_sweep(store, sweep_id, control=control, overrides=overrides):
-                name = type(u.event).__name__
+                ev = u.event
                 now = time.monotonic()
-                if name in ("JobPlaced", "RunFinished") or (
-                    name == "EpochEnded" and now - last_line > PROGRESS_EVERY_S
+                if isinstance(ev, (sweep.JobPlaced, RunFinished)) or (
+                    isinstance(ev, EpochEnded) and now - last_line > PROGRESS_EVERY_S
                 ):
-                    if name == "JobPlaced":
-                        ev = u.event
+                    if isinstance(ev, sweep.JobPlaced):
                         where = f"{ev.host} {ev.device} ({ev.device_name}), {ev.energy_method}"
                         print(f"job {u.job}: run {u.run_id} on {where}", file=sys.stderr)
-                    elif name == "RunFinished" and u.event.status != "finished":
-                        ev = u.event
+                    elif isinstance(ev, RunFinished) and ev.status != "finished":
                         why = f": {ev.message}" if ev.message else ""
                         print(f"job {u.job}: run {u.run_id} {ev.status}{why}", file=sys.stderr)
                     print(u.progress.line(), file=sys.stderr)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from pepr_desktop.core.errors import UserError
-from pepr_desktop.core.sweep import JobLost, SweepSpec, job_events
+from pepr_desktop.core.sweep_jobs import JobLost, SweepSpec, job_events
 from pepr_desktop.core.train import Control, TrainConfig
 
 log = logging.getLogger(__name__)

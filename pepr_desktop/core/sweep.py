@@ -7,6 +7,10 @@ final result) back, and `SweepDriver` records them with the runner's own `RunRec
 a single `pepr train` would. The dataset is loaded once by the driver and handed to the jobs (on
 Ray through the object store), so no node downloads it.
 
+The jobs themselves (`SweepSpec`, `make_spec`, `job_events`, `JobPlaced`, `JobLost`) are in
+core/sweep_jobs.py, which this module and core/ray_backend.py both import (re-exported here);
+this module picks the backend, and ray_backend never imports it.
+
 A sweep is a row of the `sweeps` table (its spec as JSON); its runs carry `runs.sweep_id` and their
 job index in `config.extra.sweep_job`. Running a sweep runs the jobs that are not done yet, so
 `--resume SWEEP_ID` is the same call on an existing id.
@@ -22,7 +26,7 @@ import socket
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +34,17 @@ import psutil
 
 from pepr_desktop.core import datasets
 from pepr_desktop.core.errors import UserError
-from pepr_desktop.core.events import (
-    BatchEnded,
-    EpochEnded,
-    Event,
-    MeterSample,
-    RunFinished,
-    RunStarted,
-)
+from pepr_desktop.core.events import BatchEnded, EpochEnded, MeterSample, RunFinished, RunStarted
 from pepr_desktop.core.store import Store
+from pepr_desktop.core.sweep_jobs import (
+    JOB_KEY,
+    JobLost,
+    JobPlaced,
+    SweepSpec,
+    job_events,
+    make_spec,
+    spec_from_configs,
+)
 from pepr_desktop.core.train import Control, TrainConfig
 
 log = logging.getLogger(__name__)
@@ -47,89 +53,6 @@ BACKENDS = ("local", "ray")
 # A job is done when its run finished, or stopped because the next epoch would break its budget
 # (that is the budget doing its job, not something to rerun).
 DONE = "done"
-JOB_KEY = "sweep_job"
-
-
-@dataclass(frozen=True)
-class JobPlaced:
-    """A job's first message: where it runs. The driver creates the job's run from it."""
-
-    host: str
-    device: str
-    device_name: str
-    energy_method: str
-    pid: int
-
-
-@dataclass(frozen=True)
-class JobLost:
-    """The driver's own note that a job's stream broke (task error, node death, cancellation)."""
-
-    status: str  # "failed", "interrupted" or "stopped"
-    reason: str
-    message: str
-
-
-@dataclass
-class SweepSpec:
-    """What a sweep runs: the jobs' settings (TrainConfig dicts) and how to run them."""
-
-    dataset: str
-    jobs: list[dict[str, Any]]
-    backend: str = "local"
-    meter: dict[str, Any] | None = None  # MeterSettings fields; None: energy not measured
-    address: str | None = None  # Ray cluster address; None: start a local Ray
-    num_cpus: float = 1.0  # Ray resources per job
-    num_gpus: float = 0.0
-
-    def configs(self) -> list[TrainConfig]:
-        return [TrainConfig.from_dict(j) for j in self.jobs]
-
-    def meter_settings(self) -> Any:
-        if self.meter is None:
-            return None
-        from pepr_desktop.core.metering import MeterSettings
-
-        return MeterSettings(**self.meter)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SweepSpec:
-        names = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in d.items() if k in names})
-
-
-def make_spec(
-    base: TrainConfig,
-    models: list[str | tuple[str, dict[str, Any]]],
-    *,
-    backend: str = "local",
-    meter_settings: Any = None,
-    address: str | None = None,
-    num_cpus: float = 1.0,
-    num_gpus: float = 0.0,
-) -> SweepSpec:
-    """One job per model, each `base` with that model (and optional per-job overrides)."""
-    jobs = []
-    for i, m in enumerate(models):
-        name, overrides = (m, {}) if isinstance(m, str) else m
-        cfg = replace(base, model=name, checkpoint=False, extra={**base.extra, JOB_KEY: i})
-        cfg = replace(cfg, **overrides)
-        jobs.append(cfg.to_dict())
-    meter = None
-    if meter_settings is not None:
-        meter = {k: v for k, v in asdict(meter_settings).items()}
-    return SweepSpec(
-        dataset=base.dataset,
-        jobs=jobs,
-        backend=backend,
-        meter=meter,
-        address=address,
-        num_cpus=num_cpus,
-        num_gpus=num_gpus,
-    )
 
 
 def validate(spec: SweepSpec, store: Store) -> Any:
@@ -166,49 +89,6 @@ def validate(spec: SweepSpec, store: Store) -> Any:
             raise UserError(f"weights file {cfg.weights} does not exist.")
     spec.meter_settings()  # a bad meter setting fails here, not inside every job
     return datasets.resolve(spec.dataset, store)
-
-
-# ------------------------------------------------------------------ the worker side
-
-
-def job_events(
-    cfg: TrainConfig,
-    arrays: Any,
-    meter_settings: Any = None,
-    control: Control | None = None,
-) -> Iterator[JobPlaced | Event]:
-    """One job, anywhere: `JobPlaced`, then the run's events with run_id 0 (the driver gives
-    the real id), always ending with `RunFinished`. Needs no store and raises nothing."""
-    from pepr_desktop.core.runner import failure_message, run_events
-    from pepr_desktop.core.train import device_name, prepare, resolve_device
-
-    host, pid = socket.gethostname(), os.getpid()
-    try:
-        device = resolve_device(cfg.device)
-        dev_name = device_name(device)
-    except Exception as exc:
-        yield JobPlaced(host, str(cfg.device), "", "unavailable", pid)
-        yield RunFinished(0, "failed", "error", failure_message(exc))
-        return
-    meter = None
-    if meter_settings is not None:
-        from pepr_desktop.core.metering import meter_factory
-
-        meter = meter_factory(meter_settings)(device)
-    yield JobPlaced(host, device, dev_name, getattr(meter, "method", "unavailable"), pid)
-    try:
-        prepared = prepare(cfg, arrays)
-    except Exception as exc:
-        if meter is not None:
-            meter.stop()
-        yield RunFinished(0, "failed", "error", failure_message(exc))
-        return
-    for ev in run_events(cfg, prepared, run_id=0, meter=meter, control=control):
-        window = getattr(meter, "last_window", None)
-        if isinstance(ev, EpochEnded) and window is not None and window.detail:
-            # the driver has no meter object: the breakdown travels with the epoch
-            ev = replace(ev, extra={**ev.extra, "energy_detail": window.detail})
-        yield ev
 
 
 # ------------------------------------------------------------------ the driver side
@@ -734,6 +614,7 @@ __all__ = [
     "list_sweeps",
     "make_spec",
     "run_sweep",
+    "spec_from_configs",
     "summarize",
     "sweep_warnings",
 ]

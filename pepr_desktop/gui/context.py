@@ -32,23 +32,17 @@ def show_error(parent: QWidget | None, title: str, message: str) -> None:
 
 
 def make_meter_settings(settings: AppSettings) -> Any:
-    """The user's metering settings as `core.metering.MeterSettings` (None: no metering package
-    or bad values). Sweeps ship these to their jobs; local runs build a factory from them."""
-    try:
-        from pepr_desktop.core.metering import MeterSettings  # type: ignore
-    except ImportError:
-        return None
-    kwargs: dict[str, Any] = {}
-    import dataclasses
+    """The user's metering settings as `core.metering.MeterSettings` (None: bad values). Sweeps
+    ship these to their jobs; local runs build a factory from them."""
+    from pepr_desktop.core.metering import MeterSettings
 
-    names = {f.name for f in dataclasses.fields(MeterSettings)}
     wanted = {
         "region": settings.region or None,
         "carbon_intensity_g_per_kwh": settings.carbon_intensity,
         "cpu_tdp_w": settings.cpu_watts,
         "idle_baseline_s": settings.idle_baseline_s,
     }
-    kwargs = {k: v for k, v in wanted.items() if k in names and v is not None}
+    kwargs = {k: v for k, v in wanted.items() if v is not None}
     try:
         return MeterSettings(**kwargs)
     except Exception:  # a meter must never stop training
@@ -57,8 +51,8 @@ def make_meter_settings(settings: AppSettings) -> Any:
 
 
 def make_meter_factory(settings: AppSettings) -> Any:
-    """`core.metering.meter_factory(MeterSettings(...))` when the metering package provides it,
-    else None (runs then record energy as unavailable, never as 0)."""
+    """`core.metering.meter_factory(MeterSettings(...))`, or None when the settings or the meter
+    set-up fail (runs then record energy as unavailable, never as 0)."""
     ms = make_meter_settings(settings)
     if ms is None:
         return None

@@ -4,7 +4,7 @@ one-line errors (exit 2)."""
 from __future__ import annotations
 
 from pepr_desktop.cli import build_parser, main
-from pepr_desktop.cli.train_cmds import quality_options
+from pepr_desktop.cli.options import quality_options
 from pepr_desktop.core.train import TrainConfig
 
 
@@ -34,3 +34,30 @@ def test_bad_label_smoothing_is_one_line(capsys) -> None:
     rc = main(["train", "--data", "nope", "--model", "resnet10t", "--label-smoothing", "1.5"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "label smoothing must be in [0, 1)" in err and "\n" not in err
+
+
+def test_choices_are_core_s_one_definition() -> None:
+    """The CLI's choices are core/train.py's tuples (issue 17), on every command that has them."""
+    from pepr_desktop.core import train
+
+    commands = next(a for a in build_parser()._actions if a.dest == "command").choices
+    for name in ("train", "sweep", "recommend"):
+        actions = {a.dest: a for a in commands[name]._actions}
+        assert tuple(actions["class_weights"].choices) == train.CLASS_WEIGHTS
+        assert tuple(actions["augment"].choices) == train.AUGMENTS
+        assert tuple(actions["schedule"].choices) == train.SCHEDULES
+        assert tuple(actions["sampler"].choices) == train.SAMPLERS
+        assert "light" in actions["augment"].choices and "heavy" not in actions["augment"].choices
+
+
+def test_building_the_parser_does_not_load_core_train() -> None:
+    """core.train loads numpy: the choices are read from it only when a command needs them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pepr_desktop.cli import build_parser; build_parser(); "
+        "print('pepr_desktop.core.train' in sys.modules, 'numpy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

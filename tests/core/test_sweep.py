@@ -153,6 +153,34 @@ def test_mistakes_are_refused_before_any_run(store: Store, tmp_path: Path) -> No
     assert store.runs() == [] and sweep.list_sweeps(store) == []
 
 
+def test_jobs_from_whole_configs_are_built_like_pepr_sweep_s() -> None:
+    """The GUI's queue (one TrainConfig per model) builds its sweep with `spec_from_configs`,
+    through the same `make_spec` as `pepr sweep` (issue 17): each job keeps its own settings, gets
+    its index, and no checkpoints."""
+    from pepr_desktop.core.sweep_jobs import JOB_KEY
+
+    a = replace(BASE, model=TINY_MODEL, seed=3, lr=1e-3)
+    b = replace(BASE, model="resnet10t", seed=4, checkpoint=True)
+    spec = sweep.spec_from_configs([a, b], backend="ray", num_cpus=2.0)
+    jobs = spec.configs()
+    assert [j.model for j in jobs] == [TINY_MODEL, "resnet10t"]
+    assert [(j.seed, j.lr) for j in jobs] == [(3, 1e-3), (4, BASE.lr)]
+    assert [j.extra[JOB_KEY] for j in jobs] == [0, 1]
+    assert not any(j.checkpoint for j in jobs)
+    assert (spec.dataset, spec.backend, spec.num_cpus, spec.meter) == ("sample", "ray", 2.0, None)
+    assert (
+        spec.to_dict()
+        == sweep.make_spec(
+            a,
+            [(TINY_MODEL, {}), ("resnet10t", {"seed": 4, "lr": BASE.lr})],
+            backend="ray",
+            num_cpus=2.0,
+        ).to_dict()
+    )
+    with pytest.raises(UserError, match="at least one model"):
+        sweep.spec_from_configs([])
+
+
 # ------------------------------------------------------------------ Ray backend
 
 
