@@ -38,14 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _device(spec: str) -> str:
-    from pepr_desktop.core.metering.nvml import gpu_count
+    from pepr_desktop.core.devices import metering_device
 
-    spec = (spec or "auto").lower()
-    if spec == "auto":
-        return "cuda" if gpu_count() > 0 else "cpu"
-    if spec == "cpu" or spec == "cuda" or (spec.startswith("cuda:") and spec[5:].isdigit()):
-        return spec
-    raise UserError(f"device must be auto, cpu, cuda or cuda:N, not '{spec}'.")
+    return metering_device(spec)
 
 
 def _gpu_probe(device: str) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from pepr_desktop.core import catalog
+from pepr_desktop.core.budget import Budget as Budget  # its home; imported from here too
 from pepr_desktop.core.data import DatasetInfo
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.paths import cache_dir
@@ -59,42 +60,6 @@ DEFAULT_CARBON_G_PER_KWH = 475.0  # IEA world average 2019; only scales co2 (ran
 SAFETY_THROUGHPUT = 2.0  # a model may train this much faster than the best FLOP/s seen so far
 MAX_UPSCALE = 4  # models needing a larger input than this x the image size are not offered
 COMPARABLE_SCALE = 0.25  # FLOP/s seen on models >= this share of a model's FLOPs bound its time
-
-
-@dataclass
-class Budget:
-    energy_wh: float | None = None
-    time_min: float | None = None
-    memory_mb: float | None = None
-    max_params: int | None = None
-
-    def describe(self) -> str:
-        parts = []
-        if self.energy_wh is not None:
-            parts.append(f"energy <= {self.energy_wh:g} Wh")
-        if self.time_min is not None:
-            parts.append(f"time <= {self.time_min:g} min")
-        if self.memory_mb is not None:
-            parts.append(f"memory <= {self.memory_mb:g} MB")
-        if self.max_params is not None:
-            parts.append(f"params <= {self.max_params:,}")
-        return ", ".join(parts) or "no budget"
-
-    def validate(self) -> Budget:
-        for label, v in (
-            ("energy budget (Wh)", self.energy_wh),
-            ("time budget (min)", self.time_min),
-            ("memory budget (MB)", self.memory_mb),
-        ):
-            if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise UserError(f"{label} must be a positive number, not {v!r}.")
-        if self.max_params is not None and (
-            isinstance(self.max_params, bool)
-            or not isinstance(self.max_params, int)
-            or self.max_params < 1
-        ):
-            raise UserError(f"max params must be a positive whole number, not {self.max_params!r}.")
-        return self
 
 
 @dataclass
@@ -845,3 +810,23 @@ def rank(
         budget=budget,
         **extra,
     )
+
+
+def recommend_for(
+    dataset: str,
+    open_store: Callable[[], Any],
+    budget: Budget,
+    cfg: TrainConfig,
+    *,
+    by: str = "energy",
+    **kwargs: Any,
+) -> Recommendation:
+    """`recommend` for the dataset named `dataset`, on a store that `open_store()` opens as a
+    context manager (and closes when done). The caller chooses the store: the GUI passes a
+    `RemoteStore` opener (it must not open a `Store`), the CLI its own. `kwargs` go to
+    `recommend` (top, progress, should_stop, names, ...)."""
+    from pepr_desktop.core import datasets
+
+    with open_store() as store:
+        info = datasets.resolve(dataset, store)
+        return recommend(info, store, budget, cfg, by=by, **kwargs)

@@ -20,6 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from pepr_desktop.core.budget import Budget
+from pepr_desktop.core.devices import device_name as device_name  # re-exported: runner, sweep
+from pepr_desktop.core.devices import resolve_device
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.events import BatchEnded, EpochEnded, Event, RunStarted
 from pepr_desktop.core.metering.session import MeterSession, UnavailableMeter
@@ -30,6 +33,13 @@ METRIC_NAMES = ("acc", "auc", "bacc")
 # numpy's legacy seeding (np.random.seed in `prepare`) takes 32-bit seeds only; a larger one would
 # crash inside the run instead of being refused up front.
 MAX_SEED = 2**32 - 1
+
+# The choices of each option, defined once: validate() checks against them, the GUI's combos and
+# the CLI's `choices=` are built from them.
+CLASS_WEIGHTS = ("none", "auto")  # "auto": inverse class frequency
+AUGMENTS = ("none", "light")  # "light": flips + small affine, on the device
+SCHEDULES = ("constant", "cosine", "onecycle")  # stepped per batch
+SAMPLERS = ("shuffle", "balanced")  # "balanced": classes drawn equally often
 
 
 @dataclass
@@ -79,12 +89,12 @@ class TrainConfig:
             )
         if self.image_size is not None and not 8 <= self.image_size <= 1024:
             raise UserError(f"image size must be 8-1024 px, not {self.image_size!r}.")
-        if self.class_weights not in ("none", "auto"):
+        if self.class_weights not in CLASS_WEIGHTS:
             raise UserError(f"class weights must be 'none' or 'auto', not {self.class_weights!r}.")
         for label, value, choices in (
-            ("augment", self.augment, ("none", "light")),
-            ("schedule", self.schedule, ("constant", "cosine", "onecycle")),
-            ("sampler", self.sampler, ("shuffle", "balanced")),
+            ("augment", self.augment, AUGMENTS),
+            ("schedule", self.schedule, SCHEDULES),
+            ("sampler", self.sampler, SAMPLERS),
         ):
             if value not in choices:
                 raise UserError(f"{label} must be one of {', '.join(choices)}, not {value!r}.")
@@ -102,15 +112,14 @@ class TrainConfig:
             raise UserError(
                 f"seed must be a whole number from 0 to {MAX_SEED} (2**32-1), not {shown}."
             )
-        for label, value in (
-            ("energy budget (Wh)", self.budget_energy_wh),
-            ("time budget (min)", self.budget_time_min),
-            ("memory budget (MB)", self.budget_memory_mb),
-        ):
-            if value is not None and not (math.isfinite(value) and value > 0):
-                raise UserError(f"{label} must be a positive number, not {value!r}.")
+        self.budget.validate()
         resolve_device(self.device)
         return self
+
+    @property
+    def budget(self) -> Budget:
+        """The run's budget (stored as the flat `budget_*` fields, which old run configs use)."""
+        return Budget.of_config(self)
 
     def check_model_input(self, channels: int, n_classes: int, image_size: int) -> TrainConfig:
         """Refuse a model that cannot train on these images (too small for it, or batch norm at
@@ -180,38 +189,6 @@ class StopRun(Exception):
         super().__init__(reason)
         self.reason = reason
         self.message = message
-
-
-def resolve_device(spec: str) -> str:
-    """'auto' -> 'cuda' when a GPU is usable, else 'cpu'; 'cuda:i' checked against the GPUs."""
-    spec = (spec or "auto").lower()
-    if spec not in ("auto", "cpu") and not (spec == "cuda" or spec.startswith("cuda:")):
-        raise UserError(f"device must be auto, cpu, cuda or cuda:N, not '{spec}'.")
-    if spec == "cpu":
-        return "cpu"
-    import torch
-
-    if spec == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if not torch.cuda.is_available():
-        raise UserError(f"device {spec} was asked for but no CUDA GPU is usable; use --device cpu.")
-    if ":" in spec:
-        idx = spec.split(":", 1)[1]
-        if not idx.isdigit() or int(idx) >= torch.cuda.device_count():
-            raise UserError(
-                f"no GPU {spec}; this machine has {torch.cuda.device_count()} (cuda:0...)."
-            )
-    return spec
-
-
-def device_name(device: str) -> str:
-    import torch
-
-    if device.startswith("cuda"):
-        return torch.cuda.get_device_name(torch.device(device))
-    import platform
-
-    return platform.processor() or platform.machine() or "CPU"
 
 
 @dataclass
@@ -542,6 +519,7 @@ def train(
     meter = meter or UnavailableMeter()
     control = control or Control()
     state = dict(state or {})
+    budget = cfg.budget
     mem = PeakMemory(p.device)
     batches_per_epoch = len(_batches(len(p.train), cfg.batch_size, cfg.seed, 0, "cpu"))
     from pepr_desktop.core.augment import Augmenter
@@ -649,7 +627,7 @@ def train(
             if checkpoint_path is not None and cfg.checkpoint:
                 save_checkpoint(checkpoint_path, p, epoch, state, checkpoint_owner)
             if epoch + 1 < cfg.epochs:
-                reason = budget_exceeded(cfg, state, epoch + 1 - start_epoch, seconds, peak)
+                reason = budget.exceeded(state, epoch + 1 - start_epoch, peak)
                 if reason:
                     raise StopRun("budget", f"stopped before exceeding the budget ({reason})")
                 if cfg.early_stop:
@@ -677,26 +655,3 @@ def balanced_weights(labels: Any) -> Any:
     y = labels.cpu()
     counts = torch.bincount(y).double()
     return (1.0 / counts.clamp(min=1))[y]
-
-
-def budget_exceeded(
-    cfg: TrainConfig, state: dict[str, Any], epochs_done: int, last_epoch_s: float, peak_mb: float
-) -> str:
-    """Why another epoch would break the budget ('' when it would not).
-
-    Time and energy are projected with the mean epoch so far, so the run stops *before* an epoch
-    that would overrun, keeping its results.
-    """
-    elapsed = state.get("train_time_s", 0.0)
-    if cfg.budget_time_min is not None:
-        per_epoch = elapsed / max(epochs_done, 1)
-        if elapsed + per_epoch > cfg.budget_time_min * 60:
-            return f"time: {elapsed / 60:.2f} min used, next epoch ~{per_epoch / 60:.2f} min"
-    energy = state.get("energy_j")
-    if cfg.budget_energy_wh is not None and energy is not None:
-        per_epoch = energy / max(epochs_done, 1)
-        if (energy + per_epoch) / 3600 > cfg.budget_energy_wh:
-            return f"energy: {energy / 3600:.3f} Wh used, next epoch ~{per_epoch / 3600:.3f} Wh"
-    if cfg.budget_memory_mb is not None and peak_mb > cfg.budget_memory_mb:
-        return f"memory: peak {peak_mb:.0f} MB above {cfg.budget_memory_mb:.0f} MB"
-    return ""

@@ -295,3 +295,22 @@ def tune(
         trials=trials,
         best=best,
     )
+
+
+def tune_for(
+    dataset: str,
+    open_store: Callable[[], Any],
+    base: Any,
+    candidates: Sequence[Any],
+    *,
+    budget_s: float,
+    **kwargs: Any,
+) -> TuneResult:
+    """`tune_recommended` for the dataset named `dataset`, looked up on a store that
+    `open_store()` opens as a context manager (closed again before the trials start: they need
+    the arrays, not the store). The GUI passes a `RemoteStore` opener."""
+    from pepr_desktop.core import datasets
+
+    with open_store() as store:
+        info = datasets.resolve(dataset, store)
+    return tune_recommended(info, base, candidates, budget_s=budget_s, **kwargs)

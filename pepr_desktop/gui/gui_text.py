@@ -27,6 +27,7 @@ GUI_EQUIVALENTS: list[tuple[str, str]] = [
     (r"`pepr compare[^`]*`", "the Compare tab"),
     (r"`pepr sweep[^`]*`", "Train selected in New experiment"),
     (r"`pepr db[^`]*`", "the recovery dialog shown when a database is damaged"),
+    (r"`pepr export[^`]*`", "File > Export runs as CSV…"),
     (r"--db\b", "File > Open database"),
     (r"--image-size\b", "Image size in New experiment"),
     (r"--batch-size\b", "Batch size in New experiment"),

@@ -21,13 +21,14 @@ from PySide6.QtWidgets import (
 )
 
 from pepr_desktop import __version__
+from pepr_desktop.core.devices import list_devices
 from pepr_desktop.core.errors import StoreError, UserError
 from pepr_desktop.gui import file_dialogs
 from pepr_desktop.gui.context import AppContext, show_error
 from pepr_desktop.gui.recovery_dialog import offer_recovery
 from pepr_desktop.gui.settings import QUEUE_BACKENDS, THEMES, AppSettings
 from pepr_desktop.gui.views.compare import CompareView
-from pepr_desktop.gui.views.experiment import ExperimentView, detect_devices
+from pepr_desktop.gui.views.experiment import ExperimentView
 from pepr_desktop.gui.views.runs import RunsView
 from pepr_desktop.gui.views.training import TrainingView
 from pepr_desktop.resources_path import resource
@@ -172,7 +173,7 @@ class MainWindow(QMainWindow):
 
     def _build_status(self) -> None:
         sb = self.statusBar()
-        devices = detect_devices()
+        devices = list_devices()
         self.device_label = QLabel("Device: " + devices[0][0])
         self.meter_label = QLabel()
         self.db_label = QLabel()

@@ -175,7 +175,8 @@ class TrainingWorker(QObject):
         self._queue: deque[QueueItem] = deque()
         self._control: Control | None = None
         self._thread: QThread | None = None
-        self._busy = False
+        self._busy = False  # a worker thread owns the queue (set False by that thread)
+        self._shown_busy = False  # what `busy` says: False once the GUI thread got every signal
         self._factory: Any = None
         self._path: Path | None = None
 
@@ -191,6 +192,7 @@ class TrainingWorker(QObject):
                 self._busy = True
         self.queue_changed.emit(self.pending())
         if start:
+            self._shown_busy = True
             self.busy_changed.emit(True)
             job = _Job(self._loop)
             job.emitted.connect(self.event)
@@ -206,7 +208,9 @@ class TrainingWorker(QObject):
 
     @property
     def busy(self) -> bool:
-        return self._busy
+        """True from an enqueue until `busy_changed(False)`: the signals the worker sent before it
+        ended (a sweep's last progress line, say) have all arrived by the time this is False."""
+        return self._shown_busy
 
     @property
     def paused(self) -> bool:
@@ -231,14 +235,20 @@ class TrainingWorker(QObject):
         self.queue_changed.emit([])
 
     def wait(self, timeout_ms: int = 60_000) -> bool:
-        """Block until the worker thread ends (used when closing the window)."""
-        return _wait(self._thread, timeout_ms)
+        """Block until the worker thread ends (used when closing the window); then `busy` is
+        False at once (the caller waited, it does not wait for the signals still queued)."""
+        ended = _wait(self._thread, timeout_ms)
+        with self._lock:
+            if ended and not self._busy:
+                self._shown_busy = False
+        return ended
 
     @Slot()
     def _on_done(self) -> None:
         with self._lock:
             busy = self._busy  # True when an enqueue already started the next thread
         if not busy:
+            self._shown_busy = False
             self.busy_changed.emit(False)
             self.queue_changed.emit(self.pending())
 
@@ -302,26 +312,16 @@ class TrainingWorker(QObject):
 
     def _run_sweep(self, item: SweepRequest, store: Any, control: Control, emit: Callable) -> None:
         """One sweep on Ray; `control.stop()` cancels its tasks (the driver marks them stopped)."""
-        import dataclasses
-
         from pepr_desktop.core import sweep
 
-        keep = {"model", "extra", "checkpoint"}
-        base = item.configs[0]
-        jobs = [
-            (c.model, {f.name: getattr(c, f.name) for f in dataclasses.fields(c)})
-            for c in item.configs
-        ]
-        jobs = [(m, {k: v for k, v in o.items() if k not in keep}) for m, o in jobs]
-        spec = sweep.make_spec(
-            base,
-            jobs,
+        spec = sweep.spec_from_configs(  # the jobs built as for `pepr sweep` (core/sweep_jobs.py)
+            item.configs,
             backend="ray",
             meter_settings=item.meter_settings,
             address=item.address,
             num_cpus=item.num_cpus,
         )
-        sweep.validate(spec, store)  # a user mistake: one message, no sweep row left behind
+        # validates first: a user mistake is one message, no sweep row left behind
         sweep_id = sweep.create_sweep(spec, store)
         self.sweep_progress.emit(
             f"sweep {sweep_id} submitted: {len(spec.jobs)} jobs on {item.device}"
@@ -347,11 +347,47 @@ class TrainingWorker(QObject):
         self.sweep_progress.emit(f"sweep {sweep_id} {row['status']}")
 
 
-class TaskWorker(QObject):
-    """Runs one function off the GUI thread: `fn(progress, should_stop)` -> result.
+@dataclass(frozen=True)
+class TaskProgress:
+    """How far a task is: `done` of `total` steps (total 0: not known yet), and what it is doing.
 
-    Used for the recommender and other slow, cancellable queries. `progress(obj)` may be called
-    from the worker thread; it arrives on the GUI thread as the `progress` signal.
+    The one progress message a task sends through `TaskWorker`'s `progress(obj)`; views render
+    it and ignore anything else."""
+
+    done: int = 0
+    total: int = 0
+    text: str = ""
+
+    @property
+    def fraction(self) -> float | None:
+        """done / total, in [0, 1]; None while the total is not known."""
+        return min(max(self.done / self.total, 0.0), 1.0) if self.total else None
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One queued function's end, sent from the worker thread (never seen outside this module)."""
+
+    result: Any = None
+    user_error: str | None = None
+    crashed: str | None = None
+
+
+TaskFn = Callable[[Callable[[Any], None], Callable[[], bool]], Any]
+
+
+class TaskWorker(QObject):
+    """Runs functions off the GUI thread: `fn(progress, should_stop)` -> result.
+
+    Used for the recommender, the recipe search, try-it predictions and other slow, cancellable
+    queries. `progress(obj)` (a `TaskProgress`) may be called from the worker thread; it arrives
+    on the GUI thread as the `progress` signal. Each function's result arrives as `finished_ok`,
+    a `UserError` as `user_error` (its message), any other exception as `crashed` (one line, the
+    traceback in the log).
+
+    `start(fn)` runs one task and refuses a second while it runs; `submit(fn)` queues `fn` behind
+    the ones before it: they run one at a time, in submission order, on one thread, and a failed
+    one does not drop those after it. `busy` stays True until the queue is empty.
     """
 
     progress = Signal(object)
@@ -363,35 +399,93 @@ class TaskWorker(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._cancel = threading.Event()
+        self._lock = threading.Lock()
+        self._pending: deque[TaskFn] = deque()
+        self._draining = False  # a worker thread is taking functions off `_pending`
         self._thread: QThread | None = None
+        self._jobs: list[_Job] = []  # kept alive until they are done (their wrappers own them)
+        self._live_jobs_done = 0  # how many of `_jobs` have sent `done`
         self._busy = False
+        # Destroyed with its parent while a function runs (a closed panel): wait for it first, as
+        # a QThreadPool would, or Qt aborts on deleting a running QThread. A plain holder, not
+        # `self`, is captured: the wrapper may already be gone.
+        latest: list[QThread | None] = [None]
+        self._latest_thread = latest
+        self.destroyed.connect(lambda *_: _wait(latest[0], 60_000))
 
     @property
     def busy(self) -> bool:
         return self._busy
 
-    def start(self, fn: Callable[[Callable[[Any], None], Callable[[], bool]], Any]) -> None:
+    def start(self, fn: TaskFn) -> None:
         if self._busy:
             raise RuntimeError("a task is already running")
-        self._cancel.clear()
-        self._busy = True
-        self.busy_changed.emit(True)
-        job = _Job(lambda emit: fn(emit, self._cancel.is_set))
-        job.emitted.connect(self.progress)
-        job.result.connect(self.finished_ok)
+        self.submit(fn)
+
+    def submit(self, fn: TaskFn) -> None:
+        """Run `fn` after the functions submitted before it (at once when there are none)."""
+        with self._lock:
+            self._pending.append(fn)
+            if self._draining:  # the running thread takes it next
+                return
+            self._draining = True
+        self._cancel.clear()  # a new thread: a cancel was for the functions before
+        if not self._busy:
+            self._busy = True
+            self.busy_changed.emit(True)
+        job = _Job(self._drain)
+        job.emitted.connect(self._on_emitted)
         job.user_error.connect(self.user_error)
         job.crashed.connect(self.crashed)
         job.done.connect(self._on_done)
-        self._job = job
-        self._thread = _start(job, self)
+        self._jobs.append(job)
+        self._thread = self._latest_thread[0] = _start(job, self)
 
     def cancel(self) -> None:
+        """Ask the running function, and those queued behind it, to stop: their `should_stop()`
+        turns True (until the queue is empty; a function submitted after that runs as usual)."""
         self._cancel.set()
 
     def wait(self, timeout_ms: int = 30_000) -> bool:
+        """Block until every submitted function has run (used when closing, and by tests)."""
         return _wait(self._thread, timeout_ms)
+
+    # worker thread -------------------------------------------------------------------------------
+    def _drain(self, emit: Callable[[Any], None]) -> None:
+        while True:
+            with self._lock:
+                if not self._pending:
+                    self._draining = False  # a submit from now on starts a new thread
+                    return
+                fn = self._pending.popleft()
+            try:
+                outcome = _Outcome(result=fn(emit, self._cancel.is_set))
+            except UserError as exc:
+                outcome = _Outcome(user_error=str(exc))
+            except Exception as exc:  # a bug: log it fully, show one line
+                log.exception("background task failed")
+                outcome = _Outcome(crashed=f"{type(exc).__name__}: {exc}")
+            emit(outcome)
+
+    # GUI thread ----------------------------------------------------------------------------------
+    @Slot(object)
+    def _on_emitted(self, msg: Any) -> None:
+        if not isinstance(msg, _Outcome):
+            self.progress.emit(msg)
+        elif msg.user_error is not None:
+            self.user_error.emit(msg.user_error)
+        elif msg.crashed is not None:
+            self.crashed.emit(msg.crashed)
+        else:
+            self.finished_ok.emit(msg.result)
 
     @Slot()
     def _on_done(self) -> None:
-        self._busy = False
-        self.busy_changed.emit(False)
+        # Each job sends `done` once, after its drain loop; when all have, the queue is empty
+        # (a submit meanwhile would have started another job, on this same thread).
+        self._live_jobs_done += 1
+        if self._live_jobs_done == len(self._jobs):
+            self._jobs.clear()
+            self._live_jobs_done = 0
+            self._busy = False
+            self.busy_changed.emit(False)

@@ -3,11 +3,14 @@ expected accuracy sources, one real probe, and the trainer's budget guard."""
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from pepr_desktop.core import catalog
 from pepr_desktop.core import recommend as rc
 from pepr_desktop.core.data import DatasetInfo
+from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.pepr import pepr_scores
 from pepr_desktop.core.store import Store
 from pepr_desktop.core.train import TrainConfig
@@ -268,3 +271,42 @@ def test_budget_guard_stops_a_run_keeping_its_epochs(store):
     assert run["status"] == "stopped" and run["reason"] == "budget"
     assert run["epochs_done"] == 1 and run["test_acc"] is not None
     assert len(store.epochs(fin.run_id)) == 1
+
+
+class _Opener:
+    """A store opener that records each store it opened and whether it was closed again."""
+
+    def __init__(self, path):
+        self.path = path
+        self.events: list[str] = []
+
+    @contextlib.contextmanager
+    def __call__(self):
+        s = Store(self.path)
+        self.events.append("open")
+        try:
+            yield s
+        finally:
+            s.close()
+            self.events.append("close")
+
+
+def test_recommend_for_opens_and_closes_the_store_it_is_given(tmp_path):
+    opener = _Opener(tmp_path / "for.sqlite")
+    seen = []
+    rec = rc.recommend_for(
+        "sample",
+        opener,
+        rc.Budget(time_min=5),
+        TrainConfig(dataset="sample", model="", device="cpu"),
+        by="time",
+        names=["lcnet_050", "resnet10t"],
+        probe_fn=FakeProbe(),
+        progress=lambda d, t, m: seen.append((d, t)),
+    )
+    assert opener.events == ["open", "close"]
+    assert rec.by == "time" and {c.model for c in rec.candidates} == {"lcnet_050", "resnet10t"}
+    assert seen and seen[-1][0] == seen[-1][1]  # the last progress is done == total
+    with pytest.raises(UserError):
+        rc.recommend_for("no-such-data", opener, rc.Budget(), cfg())
+    assert opener.events[-1] == "close"  # closed after a mistake too

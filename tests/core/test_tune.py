@@ -88,3 +88,32 @@ def test_bad_arguments_are_user_errors(small_guarded) -> None:
         tune(small_guarded, base, ["resnet10t"], budget_s=0)
     with pytest.raises(UserError, match="no candidate"):
         tune(small_guarded, base, [], budget_s=10)
+
+
+def test_tune_for_resolves_the_dataset_then_closes_the_store(monkeypatch, tmp_path) -> None:
+    import contextlib
+
+    from pepr_desktop.core import tune as tune_mod
+    from pepr_desktop.core.store import Store
+
+    events: list[str] = []
+
+    @contextlib.contextmanager
+    def opener():
+        s = Store(tmp_path / "t.sqlite")
+        events.append("open")
+        try:
+            yield s
+        finally:
+            s.close()
+            events.append("close")
+
+    def fake_tune_recommended(info, base, candidates, *, budget_s, **kw):
+        events.append(f"tune {info.name} {budget_s:g} {sorted(kw)}")
+        return "result"
+
+    monkeypatch.setattr(tune_mod, "tune_recommended", fake_tune_recommended)
+    base = TrainConfig(dataset="sample", model="m")
+    out = tune_mod.tune_for("sample", opener, base, [], budget_s=30, top=1, trial_epochs=2)
+    assert out == "result"
+    assert events == ["open", "close", "tune sample 30 ['top', 'trial_epochs']"]

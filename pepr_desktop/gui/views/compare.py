@@ -38,7 +38,7 @@ from pepr_desktop.core.resources import RESOURCES
 from pepr_desktop.gui import file_dialogs
 from pepr_desktop.gui.charts import PALETTE, make_plot
 from pepr_desktop.gui.context import AppContext, show_error
-from pepr_desktop.gui.views.experiment import NumericItem
+from pepr_desktop.gui.widgets.tables import NumericItem
 
 
 def score_runs(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -277,10 +277,8 @@ class CompareView(QWidget):
         """The PePR-optimal epoch count of each run (core/epoch_pepr.py): in hindsight, the
         epoch whose accuracy per cumulative resource scores best over all ticked runs' epochs."""
         self.epoch_basis = ""
-        try:
-            from pepr_desktop.core.epoch_pepr import for_runs
-        except ImportError:
-            return
+        from pepr_desktop.core.epoch_pepr import for_runs
+
         table = for_runs(self.ctx.store, runs)
         self.epoch_basis = table.basis
         best = {int(c.key): (c.best_epochs, c.epochs) for c in table.curves}

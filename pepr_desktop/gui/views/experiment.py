@@ -1,13 +1,16 @@
 """New experiment: dataset, budget, device, training settings, recommendation, and the queue.
 
-Slow work (the recommender's cost probe) runs through the context's `TaskWorker`; the view only
-renders results. Bad input becomes a dialog, never a traceback.
+Slow work (the recommender's cost probe, the recipe search) runs through the context's
+`TaskWorker`; the task bodies are the small functions at the end of this module, over core's
+`recommend_for` / `tune_for` with a `RemoteStore`. The view only renders what comes back:
+`TaskProgress` messages, and results routed by their type. Bad input becomes a dialog, never a
+traceback.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,25 +23,35 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
     QSpinBox,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from pepr_desktop.core import datasets, resources
+from pepr_desktop.core.budget import Budget
 from pepr_desktop.core.data import DatasetInfo
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.store.remote import RemoteStore
-from pepr_desktop.core.train import Control, TrainConfig
+from pepr_desktop.core.train import (
+    AUGMENTS,
+    CLASS_WEIGHTS,
+    SAMPLERS,
+    SCHEDULES,
+    Control,
+    TrainConfig,
+)
+from pepr_desktop.core.tune import TuneResult
 from pepr_desktop.gui import file_dialogs
 from pepr_desktop.gui.context import AppContext, show_error
+from pepr_desktop.gui.widgets.budget_box import BudgetBox
+from pepr_desktop.gui.widgets.tables import cell, fmt, read_only_table
+from pepr_desktop.gui.worker import TaskProgress
 
 log = logging.getLogger(__name__)
 
@@ -77,30 +90,6 @@ APPLIED_FIELDS = (
 )
 
 
-class NumericItem(QTableWidgetItem):
-    """Shows formatted text but sorts by the number behind it (missing values sort first)."""
-
-    def __init__(self, text: str, value: float | None) -> None:
-        super().__init__(text)
-        self.value = value
-
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        ov = getattr(other, "value", None)
-        a = float("-inf") if self.value is None else self.value
-        b = float("-inf") if ov is None else ov
-        return a < b
-
-
-def fmt(v: Any, digits: int = 3) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:.{digits}g}" if abs(v) >= 1000 else f"{v:.{digits}f}"
-    return str(v)
-
-
 def dataset_label(info: DatasetInfo) -> str:
     n = sum(info.split_sizes.values()) if info.split_sizes else None
     size = f"{n:,} images" if n else "size unknown"
@@ -111,43 +100,6 @@ def dataset_label(info: DatasetInfo) -> str:
         f"{info.name}  ({where}, {info.image_size} px, {info.channels} ch, "
         f"{info.n_classes} classes, {size})"
     )
-
-
-def detect_devices() -> list[tuple[str, str]]:
-    """(label, device spec): each CUDA GPU by name and memory, then the CPU."""
-    out: list[tuple[str, str]] = []
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            for i in range(torch.cuda.device_count()):
-                p = torch.cuda.get_device_properties(i)
-                out.append((f"GPU {i}: {p.name} ({p.total_memory / 2**30:.0f} GiB)", f"cuda:{i}"))
-    except Exception:  # no usable CUDA: the CPU remains
-        log.debug("CUDA detection failed", exc_info=True)
-    import platform
-
-    out.append((f"CPU ({platform.processor() or platform.machine()})", "cpu"))
-    return out
-
-
-@dataclass
-class BudgetValues:
-    energy_wh: float | None
-    time_min: float | None
-    memory_mb: float | None
-    max_params: int | None
-
-
-def _optional_spin(suffix: str, maximum: float, decimals: int = 2) -> QDoubleSpinBox:
-    """0 shows as 'no limit', so an unset budget is visible rather than silently zero."""
-    s = QDoubleSpinBox()
-    s.setRange(0, maximum)
-    s.setDecimals(decimals)
-    s.setSuffix(f" {suffix}")
-    s.setSpecialValueText("no limit")
-    s.setValue(0)
-    return s
 
 
 class ExperimentView(QWidget):
@@ -164,7 +116,7 @@ class ExperimentView(QWidget):
         # None: core.tune's default recipes; a list restricts the search (tests, power users)
         self.tune_recipes: list[Any] | None = None
         self.tune_result: Any = None
-        self._task_kind = ""  # which of this view's tasks the TaskWorker is running
+        self._failure_title = "Recommendation failed"  # the dialog title if the task fails
         self._tune_control: Any = None
         self._build()
         self.refresh_datasets()
@@ -180,7 +132,28 @@ class ExperimentView(QWidget):
         root = QVBoxLayout(self)
         top = QHBoxLayout()
         root.addLayout(top)
+        top.addWidget(self._build_dataset_box(), 3)
+        self.budget_box = BudgetBox()
+        b = self.budget_box
+        self.energy_spin, self.time_spin = b.energy_spin, b.time_spin
+        self.memory_spin, self.params_spin = b.memory_spin, b.params_spin
+        self.device_combo = b.device_combo
+        top.addWidget(b, 2)
+        top.addWidget(self._build_training_box(), 2)
+        top.addWidget(self._build_quality_box(), 2)
 
+        from pepr_desktop.gui.widgets.preview_grid import PreviewGrid
+
+        self.preview_box = QGroupBox("Dataset preview")
+        pl = QVBoxLayout(self.preview_box)
+        self.preview = PreviewGrid(per_class=8, thumb_px=48)
+        pl.addWidget(self.preview)
+        self.preview_box.setMinimumHeight(300)  # counts table + at least two rows of thumbnails
+        self.preview_box.setVisible(False)
+        root.addWidget(self.preview_box, 2)
+        root.addWidget(self._build_recommend_box(), 1)
+
+    def _build_dataset_box(self) -> QGroupBox:
         data_box = QGroupBox("Dataset")
         dl = QVBoxLayout(data_box)
         self.dataset_combo = QComboBox()
@@ -205,24 +178,9 @@ class ExperimentView(QWidget):
         self.dataset_summary.setObjectName("summary")
         dl.addWidget(self.dataset_summary)
         dl.addStretch(1)
-        top.addWidget(data_box, 3)
+        return data_box
 
-        budget_box = QGroupBox("Budget (0 = no limit)")
-        bf = QFormLayout(budget_box)
-        self.energy_spin = _optional_spin("Wh", 1e6, 3)
-        self.time_spin = _optional_spin("min", 1e5, 1)
-        self.memory_spin = _optional_spin("MB", 1e7, 0)
-        self.params_spin = _optional_spin("M params", 1e4, 2)
-        bf.addRow("Energy", self.energy_spin)
-        bf.addRow("Time", self.time_spin)
-        bf.addRow("Memory", self.memory_spin)
-        bf.addRow("Max parameters", self.params_spin)
-        self.device_combo = QComboBox()
-        for label, spec in detect_devices():
-            self.device_combo.addItem(label, spec)
-        bf.addRow("Device", self.device_combo)
-        top.addWidget(budget_box, 2)
-
+    def _build_training_box(self) -> QGroupBox:
         train_box = QGroupBox("Training (paper defaults)")
         tf = QFormLayout(train_box)
         self.epochs_spin = QSpinBox()
@@ -244,7 +202,7 @@ class ExperimentView(QWidget):
         self.seed_spin.setRange(0, 2**31 - 1)
         self.pretrained_check = QCheckBox("Start from pretrained weights")
         self.class_weights_combo = QComboBox()
-        self.class_weights_combo.addItems(["none", "auto"])
+        self.class_weights_combo.addItems(list(CLASS_WEIGHTS))
         tf.addRow("Epochs", self.epochs_spin)
         tf.addRow("Batch size", self.batch_spin)
         tf.addRow("Learning rate (Adam)", self.lr_spin)
@@ -252,19 +210,20 @@ class ExperimentView(QWidget):
         tf.addRow("Seed", self.seed_spin)
         tf.addRow("Class weights", self.class_weights_combo)
         tf.addRow(self.pretrained_check)
-        top.addWidget(train_box, 2)
+        return train_box
 
+    def _build_quality_box(self) -> QGroupBox:
         # issue 12: every option defaults to the paper's protocol (docs/training.md)
         quality_box = QGroupBox("Training quality (defaults = paper)")
         qf = QFormLayout(quality_box)
         self.sampler_combo = QComboBox()
-        self.sampler_combo.addItems(["shuffle", "balanced"])
+        self.sampler_combo.addItems(list(SAMPLERS))
         self.sampler_combo.setToolTip("balanced: every class drawn equally often per epoch")
         self.augment_combo = QComboBox()
-        self.augment_combo.addItems(["none", "light"])
+        self.augment_combo.addItems(list(AUGMENTS))
         self.augment_combo.setToolTip("light: flips and a small affine jitter, on the device")
         self.schedule_combo = QComboBox()
-        self.schedule_combo.addItems(["constant", "cosine", "onecycle"])
+        self.schedule_combo.addItems(list(SCHEDULES))
         self.smoothing_spin = QDoubleSpinBox()
         self.smoothing_spin.setRange(0.0, 0.5)
         self.smoothing_spin.setSingleStep(0.05)
@@ -298,18 +257,9 @@ class ExperimentView(QWidget):
         qf.addRow("Patience (epochs)", self.patience_spin)
         qf.addRow("Min. gain", self.min_gain_spin)
         qf.addRow("Image size", self.image_size_spin)
-        top.addWidget(quality_box, 2)
+        return quality_box
 
-        from pepr_desktop.gui.widgets.preview_grid import PreviewGrid
-
-        self.preview_box = QGroupBox("Dataset preview")
-        pl = QVBoxLayout(self.preview_box)
-        self.preview = PreviewGrid(per_class=8, thumb_px=48)
-        pl.addWidget(self.preview)
-        self.preview_box.setMinimumHeight(300)  # counts table + at least two rows of thumbnails
-        self.preview_box.setVisible(False)
-        root.addWidget(self.preview_box, 2)
-
+    def _build_recommend_box(self) -> QGroupBox:
         rec_box = QGroupBox("Recommendation")
         rl = QVBoxLayout(rec_box)
         bar = QHBoxLayout()
@@ -356,17 +306,15 @@ class ExperimentView(QWidget):
         bar.addWidget(self.cancel_btn)
         bar.addWidget(self.progress, 1)
         rl.addLayout(bar)
-        self.table = QTableWidget(0, len(CANDIDATE_COLUMNS))
-        self.table.setHorizontalHeaderLabels(CANDIDATE_COLUMNS)
+        self.table = read_only_table(CANDIDATE_COLUMNS, sortable=True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSortingEnabled(True)
-        self.table.verticalHeader().setVisible(False)
-        hh = self.table.horizontalHeader()
-        hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        hh.setStretchLastSection(True)
         rl.addWidget(self.table, 1)
+        rl.addWidget(self._build_tune_box(), 1)
+        rl.addLayout(self._build_queue_row())
+        return rec_box
+
+    def _build_tune_box(self) -> QGroupBox:
         self.tune_box = QGroupBox(
             "Recipe search (chosen by validation; the test split is not read)"
         )
@@ -375,16 +323,12 @@ class ExperimentView(QWidget):
         self.tune_summary.setWordWrap(True)
         self.tune_summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         tl.addWidget(self.tune_summary)
-        self.trials_table = QTableWidget(0, len(TRIAL_COLUMNS))
-        self.trials_table.setHorizontalHeaderLabels(TRIAL_COLUMNS)
-        self.trials_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.trials_table.verticalHeader().setVisible(False)
-        th = self.trials_table.horizontalHeader()
-        th.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        th.setStretchLastSection(True)
+        self.trials_table = read_only_table(TRIAL_COLUMNS)
         tl.addWidget(self.trials_table)
         self.tune_box.setVisible(False)
-        rl.addWidget(self.tune_box, 1)
+        return self.tune_box
+
+    def _build_queue_row(self) -> QHBoxLayout:
         queue_row = QHBoxLayout()
         self.model_edit = QLineEdit()
         self.model_edit.setPlaceholderText("or type a timm model name, e.g. mobilenetv3_small_050")
@@ -393,8 +337,7 @@ class ExperimentView(QWidget):
         self.train_btn.clicked.connect(self.queue_selected)
         queue_row.addWidget(self.model_edit, 1)
         queue_row.addWidget(self.train_btn)
-        rl.addLayout(queue_row)
-        root.addWidget(rec_box, 1)
+        return queue_row
 
     # datasets -----------------------------------------------------------------------------------
     def refresh_datasets(self) -> None:
@@ -483,20 +426,10 @@ class ExperimentView(QWidget):
         return True
 
     # configuration ------------------------------------------------------------------------------
-    def budget(self) -> BudgetValues:
-        def opt(s: QDoubleSpinBox) -> float | None:
-            return s.value() or None
-
-        mp = opt(self.params_spin)
-        return BudgetValues(
-            opt(self.energy_spin),
-            opt(self.time_spin),
-            opt(self.memory_spin),
-            int(mp * 1e6) if mp else None,
-        )
+    def budget(self) -> Budget:
+        return self.budget_box.budget()
 
     def base_config(self, model: str, pretrained: bool | None = None) -> TrainConfig:
-        b = self.budget()
         return TrainConfig(
             dataset=self.dataset_name() or "",
             model=model,
@@ -504,7 +437,7 @@ class ExperimentView(QWidget):
             batch_size=self.batch_spin.value(),
             lr=self.lr_spin.value(),
             seed=self.seed_spin.value(),
-            device=self.device_combo.currentData() or "auto",
+            device=self.budget_box.device(),
             data_fraction=self.fraction_spin.value(),
             pretrained=self.pretrained_check.isChecked() if pretrained is None else pretrained,
             class_weights=self.class_weights_combo.currentText(),
@@ -516,52 +449,28 @@ class ExperimentView(QWidget):
             early_stop_patience=self.patience_spin.value(),
             early_stop_min_gain=self.min_gain_spin.value(),
             image_size=self.image_size_spin.value() or None,
-            budget_energy_wh=b.energy_wh,
-            budget_time_min=b.time_min,
-            budget_memory_mb=b.memory_mb,
+            **self.budget().train_fields(),
         )
 
     # recommendation -----------------------------------------------------------------------------
     def recommend(self) -> None:
-        try:
-            from pepr_desktop.core import recommend as rec
-        except ImportError:
-            show_error(
-                self,
-                "Recommend",
-                "The recommender is not part of this build; type a model name to train instead.",
-            )
-            return
         name = self.dataset_name()
         if not name:
             show_error(self, "Recommend", "Choose a dataset first.")
             return
-        b = self.budget()
-        budget = rec.Budget(b.energy_wh, b.time_min, b.memory_mb, b.max_params)
-        cfg = self.base_config("", pretrained=False)
-        by = self.by_combo.currentText()
-        path = self.ctx.store.path
-        extra: dict[str, Any] = {"names": self.recommend_pool} if self.recommend_pool else {}
-
-        def task(progress: Any, should_stop: Any) -> Any:
-            with RemoteStore(path) as store:
-                info = datasets.resolve(name, store)
-                return rec.recommend(
-                    info,
-                    store,
-                    budget,
-                    cfg,
-                    by=by,
-                    top=10,
-                    progress=lambda *a, **k: progress(a if len(a) != 1 else a[0]),
-                    should_stop=should_stop,
-                    **extra,
-                )
-
+        task = partial(
+            recommend_task,
+            dataset=name,
+            db_path=self.ctx.store.path,
+            budget=self.budget(),
+            cfg=self.base_config("", pretrained=False),
+            by=self.by_combo.currentText(),
+            names=self.recommend_pool,
+        )
         self.table.setRowCount(0)
         self.progress.setRange(0, 0)
         self.progress.setFormat("probing costs on this machine…")
-        self._task_kind = "recommend"
+        self._failure_title = "Recommendation failed"
         self.ctx.tasks.start(task)
 
     def cancel_task(self) -> None:
@@ -594,53 +503,41 @@ class ExperimentView(QWidget):
             return
         from pepr_desktop.core.tune import DEFAULT_RECIPES
 
-        name = base.dataset
-        path = self.ctx.store.path
         top = self.tune_top_spin.value()
         budget_s = self.tune_min_spin.value() * 60
         recipes = list(self.tune_recipes or DEFAULT_RECIPES)
         total = min(top, len(fitting)) * len(recipes)
-        epochs = self.tune_epochs_spin.value()
-        meter_factory = self.ctx.meter_factory()  # read settings here, on the GUI thread
-        control = self._tune_control = _CancelControl()
-        cands = list(self.candidates)
-
-        def task(progress: Any, should_stop: Any) -> Any:
-            from pepr_desktop.core.tune import tune_recommended
-
-            control.should_stop = should_stop
-            done: list[Any] = []
-
-            def on_trial(t: Any) -> None:
-                done.append(t)
-                score = "" if t.score is None else f" {t.score:.3f}"
-                progress((len(done), total, f"{t.model} / {t.recipe}: {t.status}{score}"))
-
-            with RemoteStore(path) as store:
-                info = datasets.resolve(name, store)
-            return tune_recommended(
-                info,
-                base,
-                cands,
-                budget_s=budget_s,
-                top=top,
-                trial_epochs=epochs,
-                recipes=recipes,
-                meter_factory=meter_factory,
-                progress=on_trial,
-                control=control,
-            )
-
+        self._tune_control = _CancelControl()
+        task = partial(
+            tune_task,
+            dataset=base.dataset,
+            db_path=self.ctx.store.path,
+            base=base,
+            candidates=list(self.candidates),
+            control=self._tune_control,
+            total=total,
+            budget_s=budget_s,
+            top=top,
+            trial_epochs=self.tune_epochs_spin.value(),
+            recipes=recipes,
+            meter_factory=self.ctx.meter_factory(),  # read settings here, on the GUI thread
+        )
         self.progress.setRange(0, 0)
         self.progress.setFormat(f"tuning: {total} trials, up to {budget_s / 60:g} min…")
-        self._task_kind = "tune"
+        self._failure_title = "Recipe search failed"
         self.ctx.tasks.start(task)
 
     def _on_task_result(self, result: Any) -> None:
-        if self._task_kind == "tune":
+        """Route a task's result by its type (the TaskWorker is shared: ignore what is not ours)."""
+        if isinstance(result, TuneResult):
             self._on_tuned(result)
-        else:
+            return
+        from pepr_desktop.core.recommend import Recommendation
+
+        if isinstance(result, Recommendation):
             self._on_recommendation(result)
+        else:
+            log.debug("task result not for this view: %s", type(result).__name__)
 
     def _on_tuned(self, res: Any) -> None:
         self.tune_result = res
@@ -737,25 +634,17 @@ class ExperimentView(QWidget):
             self.progress.setRange(0, 100)
 
     def _on_progress(self, p: Any) -> None:
-        text = None
-        if isinstance(p, tuple) and len(p) >= 2 and all(isinstance(v, (int, float)) for v in p[:2]):
-            done, total = p[0], p[1]
-            text = p[2] if len(p) > 2 else None
-            if total:
-                self.progress.setRange(0, 1000)
-                self.progress.setValue(int(1000 * done / total))
-        elif isinstance(p, float) and 0 <= p <= 1:
+        if not isinstance(p, TaskProgress):
+            return
+        if p.fraction is not None:
             self.progress.setRange(0, 1000)
-            self.progress.setValue(int(p * 1000))
-        else:
-            text = p
-        if text:
-            self.progress.setFormat(f"{text}  %p%" if self.progress.maximum() else str(text))
+            self.progress.setValue(int(1000 * p.fraction))
+        if p.text:
+            self.progress.setFormat(f"{p.text}  %p%" if self.progress.maximum() else p.text)
 
     def _on_task_error(self, message: str) -> None:
         self.progress.setFormat("failed")
-        title = "Recipe search failed" if self._task_kind == "tune" else "Recommendation failed"
-        show_error(self, title, message)
+        show_error(self, self._failure_title, message)
 
     def _on_recommendation(self, rec: Any) -> None:
         cands = list(getattr(rec, "candidates", rec) or [])
@@ -789,8 +678,7 @@ class ExperimentView(QWidget):
                 getattr(c, "why", "") or getattr(c, "acc_source", ""),
             ]
             for col, v in enumerate(values):
-                numeric = isinstance(v, (int, float)) and not isinstance(v, bool)
-                item = NumericItem(fmt(v), float(v)) if numeric else QTableWidgetItem(fmt(v))
+                item = cell(v)
                 if col == 9:
                     item.setToolTip(str(v))
                 item.setData(Qt.ItemDataRole.UserRole, r)
@@ -846,6 +734,68 @@ class _CancelControl(Control):
         if not self._stop.is_set() and self.should_stop is not None and self.should_stop():
             self.stop("cancelled")
         return self._stop.is_set()
+
+
+# task bodies (run on the TaskWorker's thread; the store is a RemoteStore, never a Store) --------
+def recommend_task(
+    progress: Any,
+    should_stop: Any,
+    *,
+    dataset: str,
+    db_path: Path,
+    budget: Budget,
+    cfg: TrainConfig,
+    by: str,
+    names: list[str] | None = None,
+) -> Any:
+    """`core.recommend.recommend_for` with its progress as `TaskProgress` messages."""
+    from pepr_desktop.core.recommend import recommend_for
+
+    return recommend_for(
+        dataset,
+        lambda: RemoteStore(db_path),
+        budget,
+        cfg,
+        by=by,
+        top=10,
+        progress=lambda done, total, text="": progress(TaskProgress(done, total, text)),
+        should_stop=should_stop,
+        **({"names": names} if names else {}),
+    )
+
+
+def tune_task(
+    progress: Any,
+    should_stop: Any,
+    *,
+    dataset: str,
+    db_path: Path,
+    base: TrainConfig,
+    candidates: list[Any],
+    control: _CancelControl,
+    total: int,
+    **kwargs: Any,
+) -> TuneResult:
+    """`core.tune.tune_for`, cancelled through `control`, one `TaskProgress` per trial."""
+    from pepr_desktop.core.tune import tune_for
+
+    control.should_stop = should_stop
+    done: list[Any] = []
+
+    def on_trial(t: Any) -> None:
+        done.append(t)
+        score = "" if t.score is None else f" {t.score:.3f}"
+        progress(TaskProgress(len(done), total, f"{t.model} / {t.recipe}: {t.status}{score}"))
+
+    return tune_for(
+        dataset,
+        lambda: RemoteStore(db_path),
+        base,
+        candidates,
+        progress=on_trial,
+        control=control,
+        **kwargs,
+    )
 
 
 def _safe_name(stem: str) -> str:

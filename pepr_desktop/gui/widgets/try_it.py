@@ -1,21 +1,22 @@
 """Try a run's model: drop images (or pick them) and see the predicted class and probabilities.
 
-Loading the model (timm build + checkpoint) and classifying run off the GUI thread on a
-one-thread QThreadPool, so drops queue up in order and the window never freezes, whatever the
-model's size. The worker opens its own read-only RemoteStore.
+Loading the model (timm build + checkpoint) and classifying run off the GUI thread, queued on
+the panel's own `gui.worker.TaskWorker` (`submit`), so drops run one at a time in drop order and
+the window never freezes, whatever the model's size. The worker opens its own read-only
+RemoteStore; the loaded model is cached between drops.
 Each image is converted the way training data were (core/predict.py); an unreadable file shows
 its one-line message in its row instead of stopping the others.
 """
 
 from __future__ import annotations
 
-import logging
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -32,77 +33,55 @@ from PySide6.QtWidgets import (
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.gui import file_dialogs
 from pepr_desktop.gui.widgets.preview_grid import array_to_pixmap
-
-log = logging.getLogger(__name__)
-
-
-class _Signals(QObject):
-    finished = Signal(object)  # list[dict] rows
-    failed = Signal(str)
+from pepr_desktop.gui.worker import TaskWorker
 
 
-class _PredictJob(QRunnable):
-    """Load the model once per panel (cached on the panel's state) and classify some files."""
+def _predict(
+    state: dict[str, Any], paths: list[str], _progress: Any = None, _should_stop: Any = None
+) -> list[dict[str, Any]]:
+    """Classify the images of `paths` with the model of `state`'s run, loading it once per panel
+    state (cached on `state`). Runs on the worker thread: no widget access here. A TaskWorker
+    function: the progress and stop callbacks are not used (one drop is one short task)."""
+    from pepr_desktop.core.predict import (
+        collect_images,
+        load_run_model,
+        predict_arrays,
+        read_image,
+    )
+    from pepr_desktop.core.store.remote import RemoteStore
 
-    def __init__(self, state: dict[str, Any], paths: list[str]) -> None:
-        super().__init__()
-        self.state = state
-        self.paths = paths
-        self.signals = _Signals()
-
-    def run(self) -> None:  # worker thread: no widget access here
+    key = (state["db"], state["run_id"])
+    if state.get("loaded_key") != key:
+        with RemoteStore(state["db"], readonly=True) as store:
+            state["model"] = load_run_model(store, state["run_id"])
+        state["loaded_key"] = key
+    rm = state["model"]
+    rows: list[dict[str, Any]] = []
+    good: list[tuple[int, np.ndarray]] = []
+    for p in paths:
         try:
-            rows = self._predict()
+            files = collect_images([p])
         except UserError as exc:
-            self.signals.failed.emit(str(exc))
-            return
-        except Exception as exc:  # a bug must reach the user, not vanish in a thread
-            log.exception("try-it prediction failed")
-            self.signals.failed.emit(f"prediction failed: {type(exc).__name__}: {exc}")
-            return
-        self.signals.finished.emit(rows)
-
-    def _predict(self) -> list[dict[str, Any]]:
-        from pepr_desktop.core.predict import (
-            collect_images,
-            load_run_model,
-            predict_arrays,
-            read_image,
-        )
-        from pepr_desktop.core.store.remote import RemoteStore
-
-        key = (self.state["db"], self.state["run_id"])
-        if self.state.get("loaded_key") != key:
-            with RemoteStore(self.state["db"], readonly=True) as store:
-                self.state["model"] = load_run_model(store, self.state["run_id"])
-            self.state["loaded_key"] = key
-        rm = self.state["model"]
-        rows: list[dict[str, Any]] = []
-        good: list[tuple[int, np.ndarray]] = []
-        for p in self.paths:
+            rows.append({"path": p, "error": str(exc)})
+            continue
+        for f in files:
             try:
-                files = collect_images([p])
+                img = read_image(f, rm.spec.channels, rm.spec.data_size)
             except UserError as exc:
-                rows.append({"path": p, "error": str(exc)})
+                rows.append({"path": str(f), "error": str(exc)})
                 continue
-            for f in files:
-                try:
-                    img = read_image(f, rm.spec.channels, rm.spec.data_size)
-                except UserError as exc:
-                    rows.append({"path": str(f), "error": str(exc)})
-                    continue
-                good.append((len(rows), img))
-                rows.append({"path": str(f), "image": img})
-        if good:
-            probs = predict_arrays(rm, [img for _, img in good])
-            for (i, _), pr in zip(good, probs):
-                k = int(pr.argmax())
-                rows[i].update(
-                    label=rm.spec.class_names[k],
-                    confidence=float(pr[k]),
-                    probabilities={c: float(v) for c, v in zip(rm.spec.class_names, pr)},
-                )
-        return rows
+            good.append((len(rows), img))
+            rows.append({"path": str(f), "image": img})
+    if good:
+        probs = predict_arrays(rm, [img for _, img in good])
+        for (i, _), pr in zip(good, probs):
+            k = int(pr.argmax())
+            rows[i].update(
+                label=rm.spec.class_names[k],
+                confidence=float(pr[k]),
+                probabilities={c: float(v) for c, v in zip(rm.spec.class_names, pr)},
+            )
+    return rows
 
 
 class TryItPanel(QWidget):
@@ -120,9 +99,10 @@ class TryItPanel(QWidget):
         super().__init__(parent)
         self.thumb_px = thumb_px
         self._state: dict[str, Any] = {"db": None, "run_id": None}
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)  # one model, used by one job at a time, in drop order
-        self._jobs: set[_PredictJob] = set()
+        self._tasks = TaskWorker(self)  # one model, used by one drop at a time, in drop order
+        self._tasks.finished_ok.connect(self._done)
+        self._tasks.user_error.connect(self._failed)
+        self._tasks.crashed.connect(lambda msg: self._failed(f"prediction failed: {msg}"))
         self.setAcceptDrops(True)
         self.hint = QLabel("Choose a finished run, then drop images here to try its model.")
         self.hint.setWordWrap(True)
@@ -169,12 +149,7 @@ class TryItPanel(QWidget):
         if self._state.get("run_id") is None or not paths:
             return
         self.status.setText(f"classifying {len(paths)} item(s)…")
-        job = _PredictJob(self._state, [str(p) for p in paths])
-        job.setAutoDelete(False)  # we keep it until its signal arrived (signals live on it)
-        job.signals.finished.connect(lambda rows, j=job: self._done(j, rows))
-        job.signals.failed.connect(lambda msg, j=job: self._failed(j, msg))
-        self._jobs.add(job)
-        self._pool.start(job)
+        self._tasks.submit(partial(_predict, self._state, [str(p) for p in paths]))
 
     def clear(self) -> None:
         self.table.setRowCount(0)
@@ -182,7 +157,7 @@ class TryItPanel(QWidget):
 
     def wait(self, msecs: int = 30_000) -> bool:
         """Block until queued predictions are done (for closing and tests)."""
-        return self._pool.waitForDone(msecs)
+        return self._tasks.wait(msecs)
 
     # ----------------------------------------------------------------- drag and drop
 
@@ -211,8 +186,7 @@ class TryItPanel(QWidget):
         )
         self.predict_paths(files)
 
-    def _done(self, job: _PredictJob, rows: list[dict[str, Any]]) -> None:
-        self._jobs.discard(job)
+    def _done(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:
             self._add_row(row)
         bad = sum("error" in r for r in rows)
@@ -221,8 +195,7 @@ class TryItPanel(QWidget):
         )
         self.predictionsReady.emit(rows)
 
-    def _failed(self, job: _PredictJob, message: str) -> None:
-        self._jobs.discard(job)
+    def _failed(self, message: str) -> None:
         self.status.setText(message)
         self.failed.emit(message)
 
