@@ -14,10 +14,12 @@ from pepr_desktop.cli._common import (
     print_table,
 )
 from pepr_desktop.cli.run_output import print_evaluation, print_run_summary, run_with_epochs
+from pepr_desktop.core.resources import RESOURCES
 
+# the stored column of each resource of the registry (core/resources.py), then how energy was got
 RUN_TABLE = (
-    "id", "dataset", "model", "status", "epochs_done", "test_acc", "test_auc", "train_time_s",
-    "peak_mem_mb", "energy_j", "energy_method", "co2_g",
+    "id", "dataset", "model", "status", "epochs_done", "test_acc", "test_auc",
+    *(r.run_column for r in RESOURCES.values()), "energy_method",
 )  # fmt: skip
 
 

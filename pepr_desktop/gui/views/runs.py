@@ -27,9 +27,12 @@ from PySide6.QtWidgets import (
 )
 
 from pepr_desktop.core.errors import UserError
+from pepr_desktop.core.resources import RESOURCES
 from pepr_desktop.core.resume import RESUMABLE, resume_config
 from pepr_desktop.gui.context import AppContext, show_error
 
+# one column per resource of the registry (core/resources.py), in its display unit
+RESOURCE_COLUMNS = tuple((r.resource, f"{r.label} ({r.unit})") for r in RESOURCES.values())
 COLUMNS = (
     ("id", "ID"),
     ("name", "Name"),
@@ -37,19 +40,18 @@ COLUMNS = (
     ("model", "Model"),
     ("status", "Status"),
     ("test_acc", "Test acc."),
-    ("energy_wh", "Energy (Wh)"),
-    ("train_time_s", "Time (s)"),
-    ("peak_mem_mb", "Memory (MB)"),
+    *RESOURCE_COLUMNS,
     ("epochs", "Epochs"),
     ("tags", "Tags"),
     ("created", "Date"),
 )
-NUMERIC = {"id", "test_acc", "energy_wh", "train_time_s", "peak_mem_mb"}
+NUMERIC = {"id", "test_acc", *RESOURCES, "train_time_s", "peak_mem_mb"}
+FINE = {"test_acc", "energy", "co2"}  # small numbers: four decimals
 
 
 def run_value(run: dict[str, Any], key: str) -> Any:
-    if key == "energy_wh":
-        return run["energy_j"] / 3600 if run.get("energy_j") is not None else None
+    if key in RESOURCES:
+        return RESOURCES[key].display(run)
     if key == "epochs":
         return f"{run.get('epochs_done') or 0}/{run.get('epochs_planned') or '?'}"
     if key == "created":
@@ -62,7 +64,7 @@ def _text(key: str, v: Any) -> str:
     if v is None:
         return "n/a" if key in NUMERIC else ""
     if isinstance(v, float):
-        return f"{v:.4f}" if key in ("test_acc", "energy_wh") else f"{v:.1f}"
+        return f"{v:.4f}" if key in FINE else f"{v:.1f}"
     return str(v)
 
 
