@@ -133,6 +133,13 @@ def _start(job: _Job, owner: QObject) -> QThread:
     return thread
 
 
+def _finished(thread: QThread) -> bool:
+    try:
+        return thread.isFinished()
+    except RuntimeError:  # already deleted (deleteLater after `finished`): it had finished
+        return True
+
+
 def _wait(thread: QThread | None, timeout_ms: int) -> bool:
     """Wait for `thread` by polling with time.sleep, which releases the GIL: a blocking
     QThread.wait() on the GUI thread can starve a worker that needs the GIL to finish."""
@@ -403,8 +410,10 @@ class TaskWorker(QObject):
         self._pending: deque[TaskFn] = deque()
         self._draining = False  # a worker thread is taking functions off `_pending`
         self._thread: QThread | None = None
-        self._jobs: list[_Job] = []  # kept alive until they are done (their wrappers own them)
-        self._live_jobs_done = 0  # how many of `_jobs` have sent `done`
+        # Each job is kept until its thread has *finished*: `done` is sent while the job still
+        # runs in its thread, and dropping the wrapper then would delete it under that thread.
+        self._jobs: list[tuple[_Job, QThread]] = []
+        self._running = 0  # jobs started whose `done` has not arrived
         self._busy = False
         # Destroyed with its parent while a function runs (a closed panel): wait for it first, as
         # a QThreadPool would, or Qt aborts on deleting a running QThread. A plain holder, not
@@ -438,8 +447,10 @@ class TaskWorker(QObject):
         job.user_error.connect(self.user_error)
         job.crashed.connect(self.crashed)
         job.done.connect(self._on_done)
-        self._jobs.append(job)
-        self._thread = self._latest_thread[0] = _start(job, self)
+        self._running += 1
+        thread = self._thread = self._latest_thread[0] = _start(job, self)
+        self._jobs.append((job, thread))
+        thread.finished.connect(self._release_finished)  # queued: runs on the GUI thread
 
     def cancel(self) -> None:
         """Ask the running function, and those queued behind it, to stop: their `should_stop()`
@@ -480,12 +491,15 @@ class TaskWorker(QObject):
             self.finished_ok.emit(msg.result)
 
     @Slot()
+    def _release_finished(self) -> None:
+        """Drop the jobs whose thread has finished (on the GUI thread, after the thread ended)."""
+        self._jobs = [(j, t) for j, t in self._jobs if not _finished(t)]
+
+    @Slot()
     def _on_done(self) -> None:
         # Each job sends `done` once, after its drain loop; when all have, the queue is empty
-        # (a submit meanwhile would have started another job, on this same thread).
-        self._live_jobs_done += 1
-        if self._live_jobs_done == len(self._jobs):
-            self._jobs.clear()
-            self._live_jobs_done = 0
+        # (a submit meanwhile would have started another job).
+        self._running -= 1
+        if self._running == 0:
             self._busy = False
             self.busy_changed.emit(False)
