@@ -120,6 +120,9 @@ def run_and_report(args: argparse.Namespace, start: Any, control: Any) -> int:
     if finished.status == "failed":
         print(f"pepr: run {finished.run_id} failed: {finished.message}", file=sys.stderr)
         return 1
+    if finished.reason == "disk_full":  # kept and resumable, but not done: a script must see it
+        print(f"pepr: run {finished.run_id} stopped: {finished.message}", file=sys.stderr)
+        return 1
     return 0
 
 

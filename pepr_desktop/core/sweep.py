@@ -368,7 +368,10 @@ def _driver_alive(stamp: dict[str, Any] | None) -> bool:
     if stamp.get("pid") == os.getpid():
         return False
     try:
-        started = psutil.Process(int(stamp["pid"])).create_time()
+        proc = psutil.Process(int(stamp["pid"]))
+        if proc.status() == psutil.STATUS_ZOMBIE:  # ended, only not reaped yet
+            return False
+        started = proc.create_time()
     except (psutil.NoSuchProcess, psutil.AccessDenied, KeyError, ValueError, TypeError):
         return False
     return abs(started - float(stamp.get("pid_started") or 0)) < 1.0

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psutil
 import sqlite_utils
@@ -125,6 +126,10 @@ DATASET_COLUMNS: dict[str, type] = {
 }
 
 
+def _folder_writable(db: Path) -> bool:
+    return os.access(db.parent if db.parent != Path("") else Path("."), os.W_OK)
+
+
 def _refuse_gui_callers() -> None:
     """The GUI process must hold no SQLite connection (core/store/remote.py says why): a `Store`
     built on behalf of GUI code is a bug, caught here rather than by a corrupted database."""
@@ -138,8 +143,13 @@ def _refuse_gui_callers() -> None:
 
 
 def _process_start(pid: int) -> float | None:
+    """The start time of a live process; None when it is gone (a zombie has ended: it only waits
+    to be reaped, which a container's PID 1 may never do)."""
     try:
-        return psutil.Process(pid).create_time()
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return proc.create_time()
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return None
 
@@ -180,11 +190,15 @@ class Store:
         elif not os.access(p, os.R_OK):
             raise StoreError(f"database {p} is not readable; check its permissions.")
         try:
+            # On a read-only medium WAL cannot create its -shm file: a read-only store opens the
+            # file as immutable there (nothing can write it), so its runs can still be read.
+            immutable = self.readonly and p.exists() and not _folder_writable(p)
             conn = sqlite3.connect(
-                str(p),
+                f"file:{quote(str(p))}?immutable=1" if immutable else str(p),
                 timeout=BUSY_TIMEOUT_MS / 1000,
                 isolation_level=None,
                 check_same_thread=True,
+                uri=immutable,
             )
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             self.db = sqlite_utils.Database(conn)
@@ -193,7 +207,10 @@ class Store:
             if not self.readonly:
                 self._writable_check()
                 self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.execute("PRAGMA synchronous=NORMAL")
+                # FULL: an epoch's commit is on disk before its checkpoint is written, so a power
+                # cut cannot leave a checkpoint ahead of the stored epochs (NORMAL could: resume
+                # then skipped the lost epoch; benchmarks/README.md, crash and fault matrix)
+                self.db.execute("PRAGMA synchronous=FULL")
                 self._migrate()
                 self.mark_stale_runs()
         except sqlite3.OperationalError as exc:  # locked, read-only, disk full
@@ -327,6 +344,12 @@ class Store:
         if "locked" in text or "busy" in text:
             return StoreError(
                 f"database {self.path} is locked by another program ({exc}); close it or try again."
+            )
+        if not _folder_writable(self.path):
+            return StoreError(
+                f"database {self.path} is on a read-only folder or medium, and SQLite must write "
+                "beside it; copy it somewhere writable (its runs can still be listed read-only). "
+                f"{OTHER_DB}"
             )
         if "readonly" in text or "read-only" in text:
             return StoreError(
@@ -521,7 +544,8 @@ class Store:
     def run_files(self, run_id: int, row: dict[str, Any] | None = None) -> list[Path]:
         """The files in this database's files folder that belong to a run."""
         row = row if row is not None else self.get_run(run_id)
-        found = {self.data_dir / "checkpoints" / f"run_{run_id}.pt"}
+        ck_dir = self.data_dir / "checkpoints"
+        found = {ck_dir / f"run_{run_id}.pt", ck_dir / f"run_{run_id}.pt.part"}  # .part: a kill
         if row.get("checkpoint"):
             ck = Path(row["checkpoint"])
             if ck.is_relative_to(self.data_dir):  # never a file outside the database's folder

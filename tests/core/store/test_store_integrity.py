@@ -151,3 +151,28 @@ def test_a_finished_run_is_backed_up(store: Store) -> None:
     store.update_run(run_id, status="finished", test_acc=0.9)
     (made,) = backup.list_backups(store.path)
     assert made.ok and made.runs == 1 and made.reason == "run"
+
+
+def test_commits_are_durable_before_a_checkpoint_follows(store: Store) -> None:
+    """synchronous=FULL in WAL mode: a committed epoch survives a power cut, so the checkpoint
+    written after it can never be ahead of the stored epochs."""
+    assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_on_a_read_only_medium_runs_can_still_be_read(tmp_path: Path, monkeypatch) -> None:
+    """WAL cannot create its -shm file on a read-only medium: a read-only store opens the file
+    immutable and lists the runs; a writing store says why it cannot, in one line. (The real
+    medium, a tmpfs remounted read-only, is in tests/core/test_crash_safety.py.)"""
+    from pepr_desktop.core.store import database
+
+    db = tmp_path / "pepr.sqlite"
+    with Store(db) as store:
+        run_id = store.create_run(model="m", dataset="d", status="finished")
+    for side in ("-wal", "-shm"):
+        assert not (tmp_path / f"pepr.sqlite{side}").exists()  # a clean close leaves none
+    monkeypatch.setattr(database, "_folder_writable", lambda _p: False)
+    with Store(db, readonly=True) as store:
+        assert store.get_run(run_id)["status"] == "finished"
+    with Store(db, readonly=True) as store:  # what a failed write there is told
+        err = store.write_error(sqlite3.OperationalError("unable to open database file"))
+    assert "read-only folder or medium" in str(err) and "File > Open database" in str(err)
