@@ -53,3 +53,31 @@ def store(tmp_path: Path):
     s = Store(tmp_path / "pepr.sqlite")
     yield s
     s.close()
+
+
+def open_descriptors(prefix: Path) -> list[str]:
+    """Files this process holds open whose path starts with `prefix` (Linux /proc)."""
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith(str(prefix)):
+            held.append(target)
+    return held
+
+
+def damage_a_middle_page(path: Path, table: str = "samples", page_size: int = 4096) -> None:
+    """Overwrite the second leaf page of `table` in a closed database file: the file still
+    opens, reading that table fails ("malformed")."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    page = conn.execute(
+        "SELECT pageno FROM dbstat WHERE name=? AND pagetype='leaf' ORDER BY path", [table]
+    ).fetchall()[1][0]
+    conn.close()
+    with open(path, "r+b") as fh:
+        fh.seek((page - 1) * page_size)
+        fh.write(b"\xff" * page_size)

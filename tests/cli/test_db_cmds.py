@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from pepr_desktop.cli import main
 from pepr_desktop.core.store import Store, backup
+from tests.conftest import damage_a_middle_page
 
 PAGE = 4096
 
@@ -28,14 +28,7 @@ def _make_db(path: Path, runs: int = 3) -> Path:
 
 
 def _damage_middle(path: Path) -> None:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    page = conn.execute(
-        "SELECT pageno FROM dbstat WHERE name='samples' AND pagetype='leaf' ORDER BY path"
-    ).fetchall()[1][0]
-    conn.close()
-    with open(path, "r+b") as fh:
-        fh.seek((page - 1) * PAGE)
-        fh.write(b"\xff" * PAGE)
+    damage_a_middle_page(path, page_size=PAGE)
 
 
 def _digest(path: Path) -> str:

@@ -4,7 +4,6 @@ opened; the text speaks of the menu, not of command-line options."""
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from pepr_desktop.core.errors import StoreError
 from pepr_desktop.core.store import Store, backup
 from pepr_desktop.gui import file_dialogs
 from pepr_desktop.gui.recovery_dialog import gui_text, offer_recovery
+from tests.conftest import damage_a_middle_page
 
 PAGE = 4096
 ERROR = "pepr.sqlite cannot be used as a PePR database (database disk image is malformed); choose another file with --db."
@@ -29,14 +29,7 @@ def _make_db(path: Path, runs: int = 2) -> Path:
 
 
 def _damage_middle(path: Path) -> None:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    page = conn.execute(
-        "SELECT pageno FROM dbstat WHERE name='samples' AND pagetype='leaf' ORDER BY path"
-    ).fetchall()[1][0]
-    conn.close()
-    with open(path, "r+b") as fh:
-        fh.seek((page - 1) * PAGE)
-        fh.write(b"\xff" * PAGE)
+    damage_a_middle_page(path, page_size=PAGE)
 
 
 class Clicker:

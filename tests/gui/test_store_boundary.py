@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import pepr_desktop.gui
+from tests.conftest import open_descriptors
 
 GUI = Path(pepr_desktop.gui.__file__).parent
 STATIC_DIALOGS = {"getOpenFileName", "getOpenFileNames", "getSaveFileName", "getExistingDirectory"}
@@ -98,12 +99,4 @@ def test_main_window_holds_no_descriptor_of_its_database(window, qtbot, tmp_path
     window.ctx.runs_changed.emit()
     qtbot.wait(100)
     assert db.is_file()
-    held = []
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith(str(db)):
-            held.append(target)
-    assert held == []
+    assert open_descriptors(db) == []

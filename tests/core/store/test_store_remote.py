@@ -16,20 +16,9 @@ import pytest
 from pepr_desktop.core.errors import StoreError
 from pepr_desktop.core.store import Store
 from pepr_desktop.core.store.remote import RemoteStore, StoreProcess
+from tests.conftest import open_descriptors
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def _db_descriptors(db: Path) -> list[str]:
-    out = []
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith(str(db)):
-            out.append(target)
-    return out
 
 
 def test_remote_store_round_trip_and_typed_errors(tmp_path: Path) -> None:
@@ -60,7 +49,7 @@ def test_this_process_holds_no_descriptor_of_the_database(tmp_path: Path) -> Non
         store.create_run(model="m", dataset="d")
         store.runs()
         assert db.is_file()
-        assert _db_descriptors(db) == []
+        assert open_descriptors(db) == []
         child = StoreProcess.get().pid
         assert child != os.getpid()
         opened = [f.path for f in psutil.Process(child).open_files()]
