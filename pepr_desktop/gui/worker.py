@@ -118,17 +118,24 @@ class _Job(QObject):
             self.done.emit()
 
 
+# Every worker thread and its job, kept here until the thread has finished. Threads have no Qt
+# parent: a view, panel or window destroyed while its work runs (a details dialog closed
+# mid-prediction, a window closed at the end of a test) must never destroy a running QThread or
+# the job executing in it (Qt aborts, or frees memory the thread still uses).
+_LIVE: list[tuple[_Job, QThread]] = []
+
+
 def _start(job: _Job, owner: QObject) -> QThread:
-    """Start `job` in a new thread. The caller must keep a reference to `job` until it is done:
-    a parentless QObject dies with its Python wrapper."""
-    thread = QThread(owner)
+    """Start `job` in a new thread (kept alive in `_LIVE` until it has finished). `owner` is the
+    object on whose behalf it runs; it does not own the thread."""
+    _LIVE[:] = [(j, t) for j, t in _LIVE if not _finished(t)]  # on the GUI thread: safe to drop
+    thread = QThread()
     job.moveToThread(thread)
     thread.started.connect(job.run)
     # Direct: quit() is thread-safe, and a queued call would wait for a GUI thread that may be
     # blocked in wait() at shutdown.
     job.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-    thread.finished.connect(job.deleteLater)
-    thread.finished.connect(thread.deleteLater)
+    _LIVE.append((job, thread))
     thread.start()
     return thread
 
@@ -410,17 +417,8 @@ class TaskWorker(QObject):
         self._pending: deque[TaskFn] = deque()
         self._draining = False  # a worker thread is taking functions off `_pending`
         self._thread: QThread | None = None
-        # Each job is kept until its thread has *finished*: `done` is sent while the job still
-        # runs in its thread, and dropping the wrapper then would delete it under that thread.
-        self._jobs: list[tuple[_Job, QThread]] = []
         self._running = 0  # jobs started whose `done` has not arrived
         self._busy = False
-        # Destroyed with its parent while a function runs (a closed panel): wait for it first, as
-        # a QThreadPool would, or Qt aborts on deleting a running QThread. A plain holder, not
-        # `self`, is captured: the wrapper may already be gone.
-        latest: list[QThread | None] = [None]
-        self._latest_thread = latest
-        self.destroyed.connect(lambda *_: _wait(latest[0], 60_000))
 
     @property
     def busy(self) -> bool:
@@ -448,9 +446,7 @@ class TaskWorker(QObject):
         job.crashed.connect(self.crashed)
         job.done.connect(self._on_done)
         self._running += 1
-        thread = self._thread = self._latest_thread[0] = _start(job, self)
-        self._jobs.append((job, thread))
-        thread.finished.connect(self._release_finished)  # queued: runs on the GUI thread
+        self._thread = _start(job, self)
 
     def cancel(self) -> None:
         """Ask the running function, and those queued behind it, to stop: their `should_stop()`
@@ -489,11 +485,6 @@ class TaskWorker(QObject):
             self.crashed.emit(msg.crashed)
         else:
             self.finished_ok.emit(msg.result)
-
-    @Slot()
-    def _release_finished(self) -> None:
-        """Drop the jobs whose thread has finished (on the GUI thread, after the thread ended)."""
-        self._jobs = [(j, t) for j, t in self._jobs if not _finished(t)]
 
     @Slot()
     def _on_done(self) -> None:
