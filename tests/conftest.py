@@ -81,3 +81,18 @@ def damage_a_middle_page(path: Path, table: str = "samples", page_size: int = 40
     with open(path, "r+b") as fh:
         fh.seek((page - 1) * page_size)
         fh.write(b"\xff" * page_size)
+
+
+def write_npz(
+    path: Path, sizes: tuple[int, int, int], side: int, classes: int = 2, seed: int = 0
+) -> Path:
+    """A MedMNIST-layout .npz of random uint8 images, labels cycling 0..classes-1 per split."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for split, n in zip(("train", "val", "test"), sizes):
+        arrays[f"{split}_images"] = rng.integers(0, 255, (n, side, side), dtype=np.uint8)
+        arrays[f"{split}_labels"] = (np.arange(n) % classes).reshape(-1, 1).astype(np.uint8)
+    np.savez(path, **arrays)
+    return path

@@ -73,3 +73,11 @@ def for_gui(message: str) -> str:
     for _start, end, gui in sorted(spans, reverse=True):
         message = f"{message[:end]} ({gui}){message[end:]}"
     return message
+
+
+def without_cli_hints(message: str) -> str:
+    """The message with its `--db` and `pepr ...` clauses dropped, for a dialog that names the
+    menu itself (the recovery dialog says File > Open database)."""
+    parts = [p for p in re.split(r";\s+", message.strip()) if "--db" not in p and "`pepr" not in p]
+    text = "; ".join(parts).rstrip(".") if parts else message.strip().rstrip(".")
+    return text + "."

@@ -12,7 +12,6 @@ Call it while this process has no connection open on `db_path` (recovery renames
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,18 +21,11 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.gui import file_dialogs
+from pepr_desktop.gui.gui_text import without_cli_hints
 
 log = logging.getLogger(__name__)
 
 TITLE = "PePR Desktop: database"
-
-
-def gui_text(message: str) -> str:
-    """A core message in GUI words: a hint about `--db` or a `pepr` command is dropped (the
-    dialog names the menu, File > Open database, instead)."""
-    parts = [p for p in re.split(r";\s+", message.strip()) if "--db" not in p and "`pepr" not in p]
-    text = "; ".join(parts).rstrip(".") if parts else message.strip().rstrip(".")
-    return text + "."
 
 
 def offer_recovery(
@@ -102,7 +94,7 @@ def _build_box(
         box.setText(f"The database {db_path} is damaged and cannot be opened.")
     else:
         box.setText(f"The database {db_path} cannot be opened.")
-    details = [gui_text(error_text)]
+    details = [without_cli_hints(error_text)]
     if damaged and verdict and verdict not in error_text:
         details.append(f"Integrity check: {verdict}.")
     if can_restore and good is not None:
@@ -155,7 +147,7 @@ def _run_recovery(parent: QWidget | None, db_path: Path, recover: Callable[[Path
         QApplication.restoreOverrideCursor()
         log.warning("recovery of %s failed: %s", db_path, exc)
         QMessageBox.warning(
-            parent, TITLE, f"The database could not be recovered: {gui_text(str(exc))}"
+            parent, TITLE, f"The database could not be recovered: {without_cli_hints(str(exc))}"
         )
         return None
     except BaseException:

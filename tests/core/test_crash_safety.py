@@ -747,14 +747,9 @@ def import_loop(
 def big_npz(path: Path) -> Path:
     """A dataset whose import takes a moment (33 MB), so kills land inside it."""
     if not path.exists():
-        import numpy as np
+        from tests.conftest import write_npz
 
-        rng = np.random.default_rng(1)
-        arrays = {}
-        for split, k in (("train", 6000), ("val", 1000), ("test", 1000)):
-            arrays[f"{split}_images"] = rng.integers(0, 255, (k, 64, 64), dtype=np.uint8)
-            arrays[f"{split}_labels"] = (np.arange(k) % 3).reshape(-1, 1).astype(np.uint8)
-        np.savez(path, **arrays)
+        write_npz(path, (6000, 1000, 1000), side=64, classes=3, seed=1)
     return path
 
 

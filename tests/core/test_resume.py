@@ -201,15 +201,9 @@ def test_checkpoint_without_an_owner_still_resumes(store: Store, reference) -> N
 
 
 def _write_npz(path: Path, seed: int) -> Path:
-    import numpy as np
+    from tests.conftest import write_npz
 
-    rng = np.random.default_rng(seed)
-    arrays = {}
-    for split, n in (("train", 40), ("val", 12), ("test", 12)):
-        arrays[f"{split}_images"] = rng.integers(0, 255, (n, 28, 28), dtype=np.uint8)
-        arrays[f"{split}_labels"] = (np.arange(n) % 2).reshape(-1, 1).astype(np.uint8)
-    np.savez(path, **arrays)
-    return path
+    return write_npz(path, (40, 12, 12), side=28, seed=seed)
 
 
 def test_resume_after_overwritten_dataset_is_refused(tmp_path: Path, capsys) -> None:

@@ -16,21 +16,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
+
+from tests.conftest import write_npz
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = 50
 
 
 def _tiny_npz(path: Path) -> Path:
-    rng = np.random.default_rng(0)
-    arrays = {}
-    for split, n in (("train", 12), ("val", 6), ("test", 6)):
-        arrays[f"{split}_images"] = rng.integers(0, 255, (n, 8, 8), dtype=np.uint8)
-        arrays[f"{split}_labels"] = (np.arange(n) % 2).reshape(-1, 1).astype(np.uint8)
-    np.savez(path, **arrays)
-    return path
+    return write_npz(path, (12, 6, 6), side=8)
 
 
 @pytest.mark.timeout(600)

@@ -13,7 +13,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from pepr_desktop.core.errors import StoreError
 from pepr_desktop.core.store import Store, backup
 from pepr_desktop.gui import file_dialogs
-from pepr_desktop.gui.recovery_dialog import gui_text, offer_recovery
+from pepr_desktop.gui.gui_text import without_cli_hints as gui_text
+from pepr_desktop.gui.recovery_dialog import offer_recovery
 from tests.conftest import damage_a_middle_page
 
 PAGE = 4096
