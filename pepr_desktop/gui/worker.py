@@ -12,6 +12,7 @@ thread's event queue; every other event (epochs, meter samples, the end of a run
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -138,6 +139,15 @@ def _start(job: _Job, owner: QObject) -> QThread:
     _LIVE.append((job, thread))
     thread.start()
     return thread
+
+
+@atexit.register
+def _wait_for_live_threads(timeout_s: float = 10.0) -> None:
+    """At interpreter exit, let threads that are still winding down (their function returned,
+    the event loop not yet quit) finish: destroying a running QThread aborts the process."""
+    deadline = time.monotonic() + timeout_s
+    for _job, thread in list(_LIVE):
+        _wait(thread, max(0, int((deadline - time.monotonic()) * 1000)))
 
 
 def _finished(thread: QThread) -> bool:

@@ -153,6 +153,40 @@ def test_destroying_the_parent_while_a_function_runs_neither_aborts_nor_stops_it
     assert "done [1]" in out.stdout
 
 
+EXIT_WHILE_RUNNING = """
+import time
+from PySide6.QtWidgets import QApplication
+from pepr_desktop.gui.worker import TaskWorker
+
+app = QApplication([])
+worker = TaskWorker()
+done = []
+worker.submit(lambda progress, should_stop: done.append(1) or time.sleep(0.5))
+while not done:
+    time.sleep(0.01)
+print("exiting")  # the thread still runs: interpreter exit must wait for it, not abort
+"""
+
+
+def test_exiting_while_a_thread_winds_down_does_not_abort() -> None:
+    """A thread whose work has (almost) returned when the app exits is waited for at exit
+    (CI once caught 'QThread: Destroyed while thread is still running' in the test above)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run(
+        [sys.executable, "-c", EXIT_WHILE_RUNNING],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Destroyed while thread" not in out.stderr
+
+
 def test_training_worker_is_busy_until_its_last_signal_arrived(qtbot, isolated, monkeypatch):
     """`busy` turns False on the GUI thread, after what the worker sent before it ended (the Ray
     queue's last sweep line was read as missing when `busy` flipped in the worker thread)."""
