@@ -21,8 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 
 from benchmarks._report import report
-from pepr_desktop.core.data import read_npz
-from pepr_desktop.core.train import TrainConfig, prepare, train
+from pepr_desktop.core.data.sources import read_npz
+from pepr_desktop.core.training.config import TrainConfig
+from pepr_desktop.core.training.train import prepare, train
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "pneumoniamnist_28.npz"
 

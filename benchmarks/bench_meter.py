@@ -15,11 +15,12 @@ import argparse
 import statistics
 import time
 
-from pepr_desktop.core import datasets
+from pepr_desktop.core.data import registry as datasets
 from pepr_desktop.core.events import BatchEnded
 from pepr_desktop.core.metering import MeterSettings, meter_factory
 from pepr_desktop.core.store import Store
-from pepr_desktop.core.train import TrainConfig, prepare, train
+from pepr_desktop.core.training.config import TrainConfig
+from pepr_desktop.core.training.train import prepare, train
 
 
 def throughput(cfg: TrainConfig, arrays, meter) -> float:

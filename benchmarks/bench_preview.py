@@ -1,7 +1,8 @@
 """Dataset preview cost vs loading the images: the preview must not grow with the dataset.
 
 A synthetic MedMNIST-layout .npz of 224 px RGB images, written the way `pepr import-data` writes
-(np.savez, uncompressed), is previewed (counts + 8 samples per class, core/preview.py) and, side by
+(np.savez, uncompressed), is previewed (counts + 8 samples per class, core/data/preview.py) and,
+side by
 side, loaded the way training loads it (`np.load(...)["train_images"]`). Prints the ratio.
 
 Usage: python benchmarks/bench_preview.py [--images N]
@@ -27,7 +28,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.images, args.repeats = 1000, 1
-    from pepr_desktop.core.preview import preview_npz
+    from pepr_desktop.core.data.preview import preview_npz
 
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:

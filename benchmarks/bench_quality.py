@@ -1,7 +1,8 @@
 """Training quality under a budget (issue 12): test ACC/AUC of a recipe search + final run within
 10 minutes, next to a plain ResNet-18 trained with the paper's protocol for 10 epochs.
 
-Both on ../shared/data/pneumoniamnist_28.npz, CPU, 2 threads. Ours: `core/tune.py` tries a few
+Both on ../shared/data/pneumoniamnist_28.npz, CPU, 2 threads. Ours: `core/search/tune.py` tries a
+few
 recipes (paper / class-weighted + augmentation + cosine / balanced sampler + augmentation +
 one-cycle + label smoothing) with short runs and chooses by VALIDATION balanced accuracy (the test
 split is removed from what the tuner sees); then the chosen recipe trains for as many epochs as the
@@ -25,10 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 
 from benchmarks._report import machine, report
-from pepr_desktop.core.data import read_npz
+from pepr_desktop.core.data.sources import read_npz
 from pepr_desktop.core.events import EpochEnded
-from pepr_desktop.core.train import TrainConfig, prepare, train
-from pepr_desktop.core.tune import tune
+from pepr_desktop.core.search.tune import tune
+from pepr_desktop.core.training.config import TrainConfig
+from pepr_desktop.core.training.train import prepare, train
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "pneumoniamnist_28.npz"
 

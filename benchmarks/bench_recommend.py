@@ -38,11 +38,11 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="pepr_bench_rec_"))
     os.environ["PEPR_CACHE"] = str(tmp / "cache")  # cold caches: the first call measures all
 
-    from pepr_desktop.core import datasets
-    from pepr_desktop.core.recommend import Budget, recommend
-    from pepr_desktop.core.runner import execute
+    from pepr_desktop.core.data import registry as datasets
+    from pepr_desktop.core.search.recommend import Budget, recommend
     from pepr_desktop.core.store import Store
-    from pepr_desktop.core.train import TrainConfig
+    from pepr_desktop.core.training.config import TrainConfig
+    from pepr_desktop.core.training.runner import execute
 
     epochs = args.epochs or (1 if args.quick else 3)
     fraction = 0.3 if args.quick else 1.0
@@ -71,7 +71,7 @@ def main() -> int:
     if len(chosen) < args.models:
         print(f"only {len(chosen)} fitting candidates to train")
     rows = []
-    from pepr_desktop.core.recommend import probe
+    from pepr_desktop.core.search.recommend import probe
 
     for c in chosen:
         # the same probe again right before training: separates the predictor's own error from

@@ -21,8 +21,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pepr_desktop.core.compare import compare_runs
-from pepr_desktop.core.pepr import pareto_front, score_table
+from pepr_desktop.core.scoring.compare import compare_runs
+from pepr_desktop.core.scoring.pepr import pareto_front, score_table
 from pepr_desktop.core.store import Store
 from pepr_desktop.resources_path import resource
 

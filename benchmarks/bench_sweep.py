@@ -21,10 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from pepr_desktop.core import sweep
 from pepr_desktop.core.events import RunFinished
 from pepr_desktop.core.store import Store
-from pepr_desktop.core.train import TrainConfig
+from pepr_desktop.core.sweeps import driver as sweep
+from pepr_desktop.core.training.config import TrainConfig
 
 DEFAULT_MODELS = "mobilenetv3_small_050,resnet10t,mobilenetv3_small_075,mobilenetv3_small_100"
 

@@ -1,7 +1,7 @@
 """Shared by the issue-13 tests: a stored run whose checkpoint holds a real (untrained) model.
 
 Training is not needed to check that export, predict and the widgets reproduce the PyTorch model:
-a seeded, freshly built model with a checkpoint written the way `core/train.py` writes one is the
+a seeded, freshly built model with a checkpoint written the way `core/training/train.py` writes one is the
 same contract, and costs a second instead of a training run.
 """
 
@@ -22,8 +22,8 @@ def make_run(store: Any, *, model: str = TINY_MODEL, dataset: str = "sample", se
     """(run_id, model) for a finished run on `dataset` (1 channel, 2 classes, 28 px)."""
     import torch
 
-    from pepr_desktop.core.models import build_model
-    from pepr_desktop.core.train import TrainConfig
+    from pepr_desktop.core.models.build import build_model
+    from pepr_desktop.core.training.config import TrainConfig
 
     torch.manual_seed(seed)
     net = build_model(model, in_chans=1, num_classes=2, image_size=28).eval()
@@ -65,7 +65,7 @@ def torch_probs(net: Any, images: np.ndarray) -> np.ndarray:
     """The reference: what training's own pipeline (Normalizer, mean/std 0.5) gives."""
     import torch
 
-    from pepr_desktop.core.train import Normalizer
+    from pepr_desktop.core.training.train import Normalizer
 
     x = torch.from_numpy(images).unsqueeze(1)
     with torch.inference_mode():

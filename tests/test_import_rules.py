@@ -59,7 +59,7 @@ def _is_package(name: str) -> bool:
 
 
 def _nearest_module(dotted: str) -> str | None:
-    """The module a dotted name lives in (pepr_desktop.core.train.TrainConfig -> ...train)."""
+    """The module a dotted name lives in (pepr_desktop.core.training.config.TrainConfig -> ...config)."""
     parts = dotted.split(".")
     while parts:
         name = ".".join(parts)
@@ -155,12 +155,12 @@ def _violations(source_pkg: str, forbidden: tuple[str, ...]) -> list[str]:
 def test_the_parser_sees_every_kind_of_import() -> None:
     """The checks below are only as good as the parse: it finds module-level, function-level
     and TYPE_CHECKING imports, absolute and relative."""
-    assert {CORE, CLI, GUI, f"{CORE}.metering", f"{CORE}.train"} <= set(MODULES)
+    assert {CORE, CLI, GUI, f"{CORE}.metering", f"{CORE}.training.train"} <= set(MODULES)
     edges = {(i.source, i.target, i.in_function, i.type_checking) for i in IMPORTS}
     # module level, `from pkg import submodule`
     assert (f"{CLI}.model_cmds", f"{CORE}.resources", False, False) in edges
     # inside a function (heavy imports stay out of `pepr --help`)
-    assert (f"{CLI}.train_cmds", f"{CORE}.runner", True, False) in edges
+    assert (f"{CLI}.train_cmds", f"{CORE}.training.runner", True, False) in edges
     # under TYPE_CHECKING
     assert (f"{CLI}._common", f"{CORE}.store", False, True) in edges
     # `from X import name` counts as an import of module X
@@ -258,4 +258,4 @@ def test_known_cycles_stay_broken() -> None:
     graph = _graph()
     assert f"{CLI}.train_cmds" not in graph[f"{CLI}.model_io_cmds"]
     assert f"{CLI}.model_io_cmds" not in graph[f"{CLI}.train_cmds"]
-    assert f"{CORE}.sweep" not in graph[f"{CORE}.ray_backend"]
+    assert f"{CORE}.sweeps.driver" not in graph[f"{CORE}.sweeps.ray_backend"]

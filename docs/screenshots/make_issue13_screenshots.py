@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 from PySide6.QtWidgets import QApplication
 
-from pepr_desktop.core.datasets import resolve
+from pepr_desktop.core.data.registry import resolve
 from pepr_desktop.core.store import Store
 from pepr_desktop.gui.widgets.confusion import ConfusionView
 from pepr_desktop.gui.widgets.preview_grid import PreviewGrid

@@ -40,7 +40,7 @@ def _json_default(o: Any) -> Any:
 
 def clean_for_json(obj: Any) -> Any:
     """NaN/inf -> None so the output is strict JSON (core/runs_export.finite_or_none)."""
-    from pepr_desktop.core.runs_export import finite_or_none
+    from pepr_desktop.core.exports.runs import finite_or_none
 
     return finite_or_none(obj)
 

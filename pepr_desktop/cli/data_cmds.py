@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from pepr_desktop.core.datasets import list_datasets
+    from pepr_desktop.core.data.registry import list_datasets
 
     if args.show:
         return show_dataset(args)
@@ -75,8 +75,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 def show_dataset(args: argparse.Namespace) -> int:
     """`pepr datasets --show NAME` (issue 13): counts per class and split, and what to watch."""
-    from pepr_desktop.core.datasets import resolve
-    from pepr_desktop.core.preview import preview_dataset
+    from pepr_desktop.core.data.preview import preview_dataset
+    from pepr_desktop.core.data.registry import resolve
 
     with open_store(args) as store:
         info = resolve(args.show, store)
@@ -101,7 +101,7 @@ def show_dataset(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from pepr_desktop.core.datasets import import_dataset
+    from pepr_desktop.core.data.registry import import_dataset
 
     with open_store(args) as store:
         info = import_dataset(

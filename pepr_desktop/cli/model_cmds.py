@@ -75,11 +75,11 @@ def register(sub: Any) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from pepr_desktop.core import catalog
+    from pepr_desktop.core.models import catalog
 
     channels, classes, size = 3, 1000, args.image_size or 224
     if args.data:
-        from pepr_desktop.core import datasets
+        from pepr_desktop.core.data import registry as datasets
 
         with open_store(args) as store:
             info = datasets.resolve(args.data, store)
@@ -130,8 +130,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
-    from pepr_desktop.core import datasets
-    from pepr_desktop.core.recommend import Budget, recommend
+    from pepr_desktop.core.data import registry as datasets
+    from pepr_desktop.core.search.recommend import Budget, recommend
 
     if args.weights and not args.model:
         raise UserError("--weights needs --model NAME to say which architecture it belongs to.")
@@ -213,7 +213,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
 
 def _tune(args: argparse.Namespace, info: Any, cfg: Any, rec: Any) -> Any:
-    from pepr_desktop.core.tune import tune_recommended
+    from pepr_desktop.core.search.tune import tune_recommended
 
     minutes = args.tune_min or 5.0
     if not args.json:

@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_export_model(args: argparse.Namespace) -> int:
-    from pepr_desktop.core.export import export_model
+    from pepr_desktop.core.models.export import export_model
 
     with open_store(args, readonly=True) as store:
         path, side = export_model(store, args.run_id, args.format, args.output)
@@ -38,8 +38,8 @@ def cmd_export_model(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from pepr_desktop.core.predict import collect_images, load_run_model, predict_files
-    from pepr_desktop.core.train import resolve_device
+    from pepr_desktop.core.models.predict import collect_images, load_run_model, predict_files
+    from pepr_desktop.core.training.train import resolve_device
 
     files = collect_images(args.images)  # a bad path fails before the model is loaded
     with open_store(args, readonly=True) as store:

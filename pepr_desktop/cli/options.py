@@ -2,51 +2,19 @@
 `recommend`) -> `TrainConfig`, the metering options (`train`, `demo`, `resume`, `sweep`,
 `meter`) -> `MeterSettings` or a meter factory.
 
-The options' choices come from core/train.py, their one definition (`TrainConfig.validate`
-checks against the same tuples). core.train loads numpy, so it is read only when argparse
-needs the choices (a value to check, a command's --help), never for `pepr --help`.
+The options' choices come from core/training/config.py, their one definition (`TrainConfig.validate`
+checks against the same tuples); that module imports neither numpy nor torch, so `pepr --help`
+stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from typing import Any
 
 from pepr_desktop.cli._common import fraction, non_negative_int, positive_float, positive_int
 from pepr_desktop.core.errors import UserError
-
-
-class TrainChoices(Sequence[str]):
-    """The allowed values of a TrainConfig option: the tuple `name` of core/train.py, read when
-    first used."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def values(self) -> tuple[str, ...]:
-        from pepr_desktop.core import train
-
-        return tuple(getattr(train, self.name))
-
-    def __getitem__(self, i: Any) -> Any:
-        return self.values()[i]
-
-    def __len__(self) -> int:
-        return len(self.values())
-
-    def __repr__(self) -> str:
-        return f"TrainChoices({self.name!r})"
-
-
-def _add_choice(
-    container: argparse._ActionsContainer, flag: str, choices: str, **kwargs: Any
-) -> None:
-    """`container.add_argument(flag, choices=core.train.<choices>, ...)`, without reading them
-    now: add_argument of a parser formats the choices (a metavar check), so they are set on the
-    action afterwards."""
-    action = container.add_argument(flag, **kwargs)
-    action.choices = TrainChoices(choices)
+from pepr_desktop.core.training.config import AUGMENTS, CLASS_WEIGHTS, SAMPLERS, SCHEDULES
 
 
 def add_training_options(p: argparse.ArgumentParser) -> None:
@@ -60,32 +28,28 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     p.add_argument("--image-size", type=positive_int, help="resize images to N px on the device")
-    _add_choice(
-        p,
+    p.add_argument(
         "--class-weights",
-        "CLASS_WEIGHTS",
+        choices=CLASS_WEIGHTS,
         default="none",
         help="auto: weight the loss by inverse class frequency (imbalanced data)",
     )
     q = p.add_argument_group("training quality (defaults keep the paper's protocol)")
-    _add_choice(
-        q,
+    q.add_argument(
         "--sampler",
-        "SAMPLERS",
+        choices=SAMPLERS,
         default="shuffle",
         help="balanced: draw every class equally often (imbalanced data)",
     )
-    _add_choice(
-        q,
+    q.add_argument(
         "--augment",
-        "AUGMENTS",
+        choices=AUGMENTS,
         default="none",
         help="light: random flips and small affine on the device",
     )
-    _add_choice(
-        q,
+    q.add_argument(
         "--schedule",
-        "SCHEDULES",
+        choices=SCHEDULES,
         default="constant",
         help="learning-rate schedule, stepped per batch (default constant)",
     )
@@ -125,7 +89,7 @@ def quality_options(args: argparse.Namespace) -> dict[str, Any]:
 def config_from_args(args: argparse.Namespace, **fields: Any) -> Any:
     """The TrainConfig that `train`, `recommend` and `sweep` build from the shared options;
     `fields` set what the command decides itself (model, budgets...)."""
-    from pepr_desktop.core.train import TrainConfig
+    from pepr_desktop.core.training.config import TrainConfig
 
     shared = {
         "dataset": args.data,

@@ -25,9 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from pepr_desktop.core.resume import resume_config
-    from pepr_desktop.core.runner import execute
-    from pepr_desktop.core.train import Control
+    from pepr_desktop.core.training.config import Control
+    from pepr_desktop.core.training.resume import resume_config
+    from pepr_desktop.core.training.runner import execute
 
     meter_factory = meter_factory_from_args(args)
 

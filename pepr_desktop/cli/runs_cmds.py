@@ -71,7 +71,7 @@ def show_run(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from pepr_desktop.core.runs_export import check_target, write_runs
+    from pepr_desktop.core.exports.runs import check_target, write_runs
 
     out = check_target(Path(args.output))
     with open_store(args) as store:

@@ -152,7 +152,7 @@ def _cell(v: Any) -> Any:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from pepr_desktop.core.pepr import score_table
+    from pepr_desktop.core.scoring.pepr import score_table
 
     in_fmt = _format_of(args.table, args.format)
     out_fmt = (
@@ -226,8 +226,8 @@ def _print_exclusions(st: Any, performance: str, resources: list[str]) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from pepr_desktop.core.compare import compare_runs, load_runs
-    from pepr_desktop.core.epoch_pepr import for_runs
+    from pepr_desktop.core.scoring.compare import compare_runs, load_runs
+    from pepr_desktop.core.scoring.epoch_pepr import for_runs
 
     with open_store(args, readonly=True) as store:
         runs = load_runs(store, args.run_ids)
@@ -235,7 +235,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         epochs_table = for_runs(store, runs)
     plot = None
     if args.plot:
-        from pepr_desktop.core.plot import plot_comparison
+        from pepr_desktop.core.scoring.plot import plot_comparison
 
         plot = plot_comparison(table, args.plot)
     if args.json:
@@ -316,14 +316,14 @@ def _sig(v: float | None) -> str:
 
 
 def cmd_paper(args: argparse.Namespace) -> int:
-    from pepr_desktop.core.paper import CITATION, experiments, paper_models
+    from pepr_desktop.core.scoring.paper import CITATION, experiments, paper_models
 
     models = paper_models(args.experiment)
     key = args.sort
     if args.experiment is None and not args.json:
         import statistics
 
-        from pepr_desktop.core.epoch_pepr import for_paper
+        from pepr_desktop.core.scoring.epoch_pepr import for_paper
 
         body = []
         for exp in experiments():
@@ -355,7 +355,7 @@ def cmd_paper(args: argparse.Namespace) -> int:
         )
         print(f"`pepr paper --experiment NAME` lists one experiment's models. Source: {CITATION}")
         return 0
-    from pepr_desktop.core.epoch_pepr import for_paper
+    from pepr_desktop.core.scoring.epoch_pepr import for_paper
 
     models = sorted(models, key=lambda m: (m.experiment, m.rank[key], m.model))
     if args.top:

@@ -86,7 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _new_spec(args: argparse.Namespace, store: Any) -> Any:
-    from pepr_desktop.core.sweep_jobs import make_spec
+    from pepr_desktop.core.sweeps.jobs import make_spec
 
     if not args.data:
         raise UserError("--data NAME is required for a new sweep (or --resume SWEEP_ID).")
@@ -118,8 +118,8 @@ def _recommended(args: argparse.Namespace, store: Any, base: Any) -> list[Any]:
     """The K best fitting models of `pepr recommend` (with its pretrained choice and size)."""
     from dataclasses import replace
 
-    from pepr_desktop.core import datasets
-    from pepr_desktop.core.recommend import Budget, recommend
+    from pepr_desktop.core.data import registry as datasets
+    from pepr_desktop.core.search.recommend import Budget, recommend
 
     info = datasets.resolve(args.data, store)
     budget = Budget(args.energy_wh, args.time_min, args.memory_mb)
@@ -147,9 +147,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from pepr_desktop.core import sweep
     from pepr_desktop.core.events import EpochEnded, RunFinished
-    from pepr_desktop.core.train import Control
+    from pepr_desktop.core.sweeps import driver as sweep
+    from pepr_desktop.core.training.config import Control
 
     ray_opts = args.address or args.num_gpus is not None or args.num_cpus is not None
     if ray_opts and (args.backend == "local" or (args.backend is None and not args.resume)):

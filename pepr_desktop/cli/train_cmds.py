@@ -46,8 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from pepr_desktop.core.runner import execute
-    from pepr_desktop.core.train import Control
+    from pepr_desktop.core.training.config import Control
+    from pepr_desktop.core.training.runner import execute
 
     cfg = config_from_args(
         args,
@@ -66,8 +66,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The headless main job: the bundled PneumoniaMNIST sample, class-weighted, on CPU or GPU."""
-    from pepr_desktop.core.runner import execute
-    from pepr_desktop.core.train import Control, TrainConfig
+    from pepr_desktop.core.training.config import Control, TrainConfig
+    from pepr_desktop.core.training.runner import execute
 
     cfg = TrainConfig(dataset="sample", model=args.model, epochs=args.epochs, class_weights="auto")
     print(

@@ -210,7 +210,7 @@ class MainWindow(QMainWindow):
 
     def resume_run(self, run_id: int) -> bool:
         """Continue a stored interrupted/stopped run on the training worker (`pepr resume`)."""
-        from pepr_desktop.core.resume import resume_config
+        from pepr_desktop.core.training.resume import resume_config
         from pepr_desktop.gui.worker import ResumeRequest
 
         queued = {i.run_id for i in self.ctx.training.pending() if isinstance(i, ResumeRequest)}
@@ -287,8 +287,8 @@ class MainWindow(QMainWindow):
         return True
 
     def export_runs(self, path: Path) -> int:
-        """The same file as `pepr export --format csv` (core/runs_export.py)."""
-        from pepr_desktop.core.runs_export import write_runs
+        """The same file as `pepr export --format csv` (core/exports/runs.py)."""
+        from pepr_desktop.core.exports.runs import write_runs
 
         return write_runs(path, self.ctx.store.runs(), "csv")
 

@@ -2,7 +2,8 @@
 
 A core generator or function runs in a QThread; what it yields crosses back as queued Qt signals,
 so views only ever touch widgets on the GUI thread. Commands go the other way through thread-safe
-objects: `core.train.Control` for pause/resume/stop of a training run, a flag for other tasks.
+objects: `core.training.config.Control` for pause/resume/stop of a training run, a flag for
+other tasks.
 
 Each worker thread opens its own `RemoteStore` (a connection of its own in the store process; no
 SQLite connection lives in the GUI process: core/store/remote.py says why).
@@ -26,7 +27,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.events import BatchEnded, RunFinished
-from pepr_desktop.core.train import Control, TrainConfig
+from pepr_desktop.core.training.config import Control, TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -308,7 +309,7 @@ class TrainingWorker(QObject):
                 store.close()
 
     def _run_one(self, item: QueueItem, store: Any, control: Control, emit: Callable) -> None:
-        from pepr_desktop.core.runner import execute
+        from pepr_desktop.core.training.runner import execute
 
         if isinstance(item, SweepRequest):
             self._run_sweep(item, store, control, emit)
@@ -336,9 +337,9 @@ class TrainingWorker(QObject):
 
     def _run_sweep(self, item: SweepRequest, store: Any, control: Control, emit: Callable) -> None:
         """One sweep on Ray; `control.stop()` cancels its tasks (the driver marks them stopped)."""
-        from pepr_desktop.core import sweep
+        from pepr_desktop.core.sweeps import driver as sweep
 
-        spec = sweep.spec_from_configs(  # the jobs built as for `pepr sweep` (core/sweep_jobs.py)
+        spec = sweep.spec_from_configs(  # the jobs built as for `pepr sweep` (core/sweeps/jobs.py)
             item.configs,
             backend="ray",
             meter_settings=item.meter_settings,

@@ -110,7 +110,7 @@ def _state_dict_file(ctx: Ctx, model: str, name: str, as_checkpoint: bool = Fals
 
 
 def _put_checkpoint(ctx: Ctx, key: str, content: bytes) -> list[str]:
-    from pepr_desktop.core.runner import checkpoint_path
+    from pepr_desktop.core.training.runner import checkpoint_path
 
     run_id = ctx.run_ids[key]
     with Store(ctx.db) as s:
@@ -431,8 +431,8 @@ def _torch_save(ctx: Ctx, name: str, obj: Any) -> Path:
 
 def _make_store(tmp: Path) -> Ctx:
     """A store with something in it: runs of each resumable-or-not kind and an imported set."""
-    from pepr_desktop.core import datasets
-    from pepr_desktop.core.train import TrainConfig
+    from pepr_desktop.core.data import registry as datasets
+    from pepr_desktop.core.training.config import TrainConfig
 
     db = tmp / "pepr.sqlite"
     cfg = TrainConfig(dataset="sample", model=TINY_MODEL, epochs=2, data_fraction=0.1).to_dict()

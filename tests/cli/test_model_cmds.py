@@ -7,8 +7,8 @@ import json
 import pytest
 
 from pepr_desktop.cli import main
-from pepr_desktop.core import catalog
-from pepr_desktop.core import recommend as rc
+from pepr_desktop.core.models import catalog
+from pepr_desktop.core.search import recommend as rc
 
 SMALL = ("lcnet_050", "mobilenetv3_small_050", "resnet10t", "resnet18")
 

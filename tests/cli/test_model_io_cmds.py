@@ -10,8 +10,8 @@ import pytest
 from issue13_helpers import SHARED_NPZ, make_run, save_test_pngs, torch_probs
 
 from pepr_desktop.cli import main
-from pepr_desktop.core.evaluation import evaluate_predictions
 from pepr_desktop.core.store import Store
+from pepr_desktop.core.training.evaluation import evaluate_predictions
 
 
 @pytest.fixture

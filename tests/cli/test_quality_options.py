@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pepr_desktop.cli import build_parser, main
 from pepr_desktop.cli.options import quality_options
-from pepr_desktop.core.train import TrainConfig
+from pepr_desktop.core.training.config import TrainConfig
 
 
 def test_options_reach_the_config() -> None:
@@ -37,8 +37,9 @@ def test_bad_label_smoothing_is_one_line(capsys) -> None:
 
 
 def test_choices_are_core_s_one_definition() -> None:
-    """The CLI's choices are core/train.py's tuples (issue 17), on every command that has them."""
-    from pepr_desktop.core import train
+    """The CLI's choices are core/training/config.py's tuples (issue 17), on every command that
+    has them."""
+    from pepr_desktop.core.training import config as train
 
     commands = next(a for a in build_parser()._actions if a.dest == "command").choices
     for name in ("train", "sweep", "recommend"):
@@ -51,13 +52,14 @@ def test_choices_are_core_s_one_definition() -> None:
 
 
 def test_building_the_parser_does_not_load_core_train() -> None:
-    """core.train loads numpy: the choices are read from it only when a command needs them."""
+    """The parser reads the choices from core/training/config.py, which loads neither the
+    training loop nor numpy: `pepr --help` stays fast."""
     import subprocess
     import sys
 
     code = (
         "import sys; from pepr_desktop.cli import build_parser; build_parser(); "
-        "print('pepr_desktop.core.train' in sys.modules, 'numpy' in sys.modules)"
+        "print('pepr_desktop.core.training.train' in sys.modules, 'numpy' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]

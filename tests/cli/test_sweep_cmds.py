@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 
 from pepr_desktop.cli import main
-from pepr_desktop.core import sweep
 from pepr_desktop.core.events import EpochEnded, RunFinished, RunStarted
+from pepr_desktop.core.sweeps import driver as sweep
 from tests.conftest import TINY_MODEL
 
 TINY = ["--epochs", "1", "--data-fraction", "0.05", "--device", "cpu", "--no-meter"]
@@ -75,7 +75,7 @@ def test_failed_job_exit_1_then_resume(tmp_path: Path, capsys, monkeypatch) -> N
 
 
 def test_recommended_k_takes_the_fitting_models(tmp_path: Path, capsys, monkeypatch) -> None:
-    import pepr_desktop.core.recommend as rec
+    import pepr_desktop.core.search.recommend as rec
 
     seen = {}
 

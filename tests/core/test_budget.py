@@ -11,7 +11,7 @@ import pytest
 from pepr_desktop.core import budget as budget_mod
 from pepr_desktop.core.budget import TRAIN_FIELDS, Budget
 from pepr_desktop.core.errors import UserError
-from pepr_desktop.core.train import (
+from pepr_desktop.core.training.config import (
     AUGMENTS,
     CLASS_WEIGHTS,
     SAMPLERS,
@@ -21,7 +21,7 @@ from pepr_desktop.core.train import (
 
 
 def test_recommend_budget_is_the_same_type() -> None:
-    from pepr_desktop.core.recommend import Budget as RecBudget
+    from pepr_desktop.core.search.recommend import Budget as RecBudget
 
     assert RecBudget is Budget
     assert Budget(1.5, 2, 300, 10) == Budget(

@@ -324,7 +324,7 @@ def _zombie_window(db: Path, last_id: int, kids: list[int], t_kill: float) -> li
 def _checkpoint_epoch(store: Any, run_id: int) -> int | None:
     import torch
 
-    from pepr_desktop.core.runner import checkpoint_path
+    from pepr_desktop.core.training.runner import checkpoint_path
 
     ck = checkpoint_path(store, run_id)
     if not ck.is_file():
@@ -493,8 +493,8 @@ def resume_all(items: list[tuple[Path, str, str]], timeout: float = 900) -> list
     every epoch. The problems, one list per item."""
     if not items:
         return []
-    from pepr_desktop.core import sweep as sweep_mod
     from pepr_desktop.core.store import Store
+    from pepr_desktop.core.sweeps import driver as sweep_mod
 
     argvs = [
         ["--db", str(db), "resume", ident, "--no-meter"]
@@ -641,7 +641,7 @@ def import_kill_once(
     renamed into place (around the row's commit), or at random within the shortest of
     `durations` (whole imports so far). The dataset is then either there in full or absent,
     every earlier dataset is intact, and importing it again works."""
-    from pepr_desktop.core import data
+    from pepr_desktop.core.data import sources as data
     from pepr_desktop.core.store import Store
 
     folder = db.parent / f"{db.stem}_files" / "datasets"
@@ -900,9 +900,9 @@ def _txn_child(db: Path, seed: int, epochs: int, mode: str, hold: int) -> int:
     that the WAL holds the transaction's uncommitted frames before COMMIT. `hold`: stop for ever
     inside epoch `hold`'s transaction; `slow`: pause inside every epoch's transaction. Prints
     RUN <id>, COMMITTED <epoch>, IN_TXN <epoch> lines."""
-    from pepr_desktop.core.runner import execute
     from pepr_desktop.core.store.database import Store
-    from pepr_desktop.core.train import TrainConfig
+    from pepr_desktop.core.training.config import TrainConfig
+    from pepr_desktop.core.training.runner import execute
 
     def say(*words: object) -> None:
         print(*words, flush=True)

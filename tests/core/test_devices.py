@@ -11,7 +11,7 @@ from pepr_desktop.core.errors import UserError
 
 
 def test_train_keeps_its_names() -> None:
-    from pepr_desktop.core import train
+    from pepr_desktop.core.training import train
 
     assert train.resolve_device is devices.resolve_device
     assert train.device_name is devices.device_name

@@ -16,9 +16,10 @@ import sqlite_utils
 
 from pepr_desktop.core.errors import StoreError
 from pepr_desktop.core.events import EpochEnded, RunFinished
-from pepr_desktop.core.runner import checkpoint_path, execute
 from pepr_desktop.core.store import Store
-from pepr_desktop.core.train import TrainConfig, load_checkpoint
+from pepr_desktop.core.training.config import TrainConfig
+from pepr_desktop.core.training.runner import checkpoint_path, execute
+from pepr_desktop.core.training.train import load_checkpoint
 from tests.conftest import TINY_MODEL
 
 
@@ -59,7 +60,7 @@ def _one_line(message: str) -> None:
 def test_out_of_memory_mid_run_fails_with_advice_and_app_stays_usable(
     error, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pepr_desktop.core import models
+    from pepr_desktop.core.models import build as models
 
     real_build = models.build_model
     calls = {"n": 0}
@@ -174,8 +175,8 @@ def test_disk_full_on_checkpoint_save_stops_resumably(
     assert [e["epoch"] for e in store.epochs(final.run_id)] == [0, 1]
     ck = checkpoint_path(store, final.run_id)
     assert not ck.with_name(ck.name + ".part").exists()  # no half-written file left behind
-    from pepr_desktop.core import datasets
-    from pepr_desktop.core.train import prepare
+    from pepr_desktop.core.data import registry as datasets
+    from pepr_desktop.core.training.train import prepare
 
     prepared = prepare(_cfg(), datasets.load(datasets.resolve("sample", store)))
     assert load_checkpoint(ck, prepared)[0] == 1  # the previous checkpoint (epoch 0) survived

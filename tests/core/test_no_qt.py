@@ -18,7 +18,7 @@ def _core_modules() -> list[str]:
 
 def test_core_modules_import_no_qt() -> None:
     mods = _core_modules()
-    assert "pepr_desktop.core.train" in mods
+    assert "pepr_desktop.core.training.train" in mods
     code = (
         "import importlib, sys\n"
         f"for m in {mods!r}: importlib.import_module(m)\n"

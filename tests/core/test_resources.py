@@ -11,7 +11,7 @@ from pepr_desktop.core.store import RUN_COLUMNS
 
 
 def test_every_resource_has_a_stored_column_and_a_prediction() -> None:
-    from pepr_desktop.core.recommend import BY, Candidate
+    from pepr_desktop.core.search.recommend import BY, Candidate
 
     fields = set(Candidate.__dataclass_fields__)
     for r in RESOURCES.values():

@@ -36,7 +36,7 @@ def main(db: Path, epochs: int, seed: int, fraction: float) -> int:
 
     from pepr_desktop.core.events import EpochEnded, RunFinished, RunStarted
     from pepr_desktop.core.store.remote import StoreProcess
-    from pepr_desktop.core.train import TrainConfig
+    from pepr_desktop.core.training.config import TrainConfig
     from pepr_desktop.gui.main_window import MainWindow
     from pepr_desktop.gui.settings import AppSettings
 

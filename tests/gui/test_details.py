@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from issue13_helpers import make_run
 
-from pepr_desktop.core.evaluation import evaluate_predictions
+from pepr_desktop.core.training.evaluation import evaluate_predictions
 
 
 def test_details_dialog_shows_figures_epochs_confusion_and_try_it(window, qtbot) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from pepr_desktop.core.budget import Budget
-from pepr_desktop.core.train import AUGMENTS, CLASS_WEIGHTS, SAMPLERS, SCHEDULES
+from pepr_desktop.core.training.config import AUGMENTS, CLASS_WEIGHTS, SAMPLERS, SCHEDULES
 from pepr_desktop.gui.widgets.tables import NumericItem, cell, fmt
 from pepr_desktop.gui.worker import TaskProgress
 
@@ -52,8 +52,8 @@ def test_progress_is_typed(window) -> None:
 
 
 def test_results_are_routed_by_type(window) -> None:
-    from pepr_desktop.core.recommend import Candidate, Recommendation
-    from pepr_desktop.core.tune import TuneResult
+    from pepr_desktop.core.search.recommend import Candidate, Recommendation
+    from pepr_desktop.core.search.tune import TuneResult
 
     ex = window.experiment
     cand = Candidate(

@@ -85,7 +85,7 @@ def test_train_two_runs_then_compare_and_export(window, qtbot, tmp_path: Path, d
         assert a / 2 - 1e-9 <= s <= a + 1e-9
     assert any(abs(s - a) < 1e-12 for s, a in zip(time_scores, accs))
     # PePR-optimal epoch count per run, as core.epoch_pepr computes it
-    from pepr_desktop.core.epoch_pepr import for_runs
+    from pepr_desktop.core.scoring.epoch_pepr import for_runs
 
     expected = {int(c.key): c.best_epochs for c in for_runs(win.ctx.store, store_runs).curves}
     best = {r["run_id"]: r["best_epochs"] for r in cv.rows}
@@ -184,7 +184,7 @@ def test_unknown_model_is_a_dialog_not_a_run(window, qtbot, dialogs) -> None:
 def test_recommend_fills_candidates_in_background(window, qtbot, dialogs) -> None:
     import pytest
 
-    pytest.importorskip("pepr_desktop.core.recommend")
+    pytest.importorskip("pepr_desktop.core.search.recommend")
     ex = window.experiment
     _set_up(window, epochs=1, fraction=0.15)
     ex.model_edit.setText("")

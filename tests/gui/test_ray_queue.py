@@ -81,7 +81,7 @@ def test_stop_cancels_the_ray_sweep(ray_local, window, qtbot, dialogs) -> None:
     assert dialogs == []
     runs = win.ctx.store.runs()
     assert runs and all(r["status"] == "stopped" for r in runs)
-    from pepr_desktop.core import sweep
+    from pepr_desktop.core.sweeps import driver as sweep
 
     assert sweep.get_sweep(win.ctx.store, runs[0]["sweep_id"])["status"] == "stopped"
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from pepr_desktop.core.store import RUN_COLUMNS, Store
-from tests.core.test_runs_export import seed_runs
+from tests.core.exports.test_runs_export import seed_runs
 
 
 def test_cli_and_gui_export_the_same_csv(store: Store, tmp_path: Path, qtbot, monkeypatch) -> None:

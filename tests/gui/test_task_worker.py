@@ -190,7 +190,7 @@ def test_exiting_while_a_thread_winds_down_does_not_abort() -> None:
 def test_training_worker_is_busy_until_its_last_signal_arrived(qtbot, isolated, monkeypatch):
     """`busy` turns False on the GUI thread, after what the worker sent before it ended (the Ray
     queue's last sweep line was read as missing when `busy` flipped in the worker thread)."""
-    from pepr_desktop.core.train import TrainConfig
+    from pepr_desktop.core.training.config import TrainConfig
     from pepr_desktop.gui.worker import TrainingWorker
 
     def run_one(self, item, store, control, emit) -> None:

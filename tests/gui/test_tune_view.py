@@ -28,7 +28,7 @@ def _set_up(win, recipes) -> None:
 
 
 def test_tune_recipe_shows_trials_and_applies_the_best(window, qtbot, dialogs) -> None:
-    from pepr_desktop.core.tune import Recipe
+    from pepr_desktop.core.search.tune import Recipe
 
     ex = window.experiment
     recipes = [
@@ -66,7 +66,7 @@ def test_tune_recipe_shows_trials_and_applies_the_best(window, qtbot, dialogs) -
 
 
 def test_tune_cancel_stops_the_running_trial(window, qtbot, dialogs) -> None:
-    from pepr_desktop.core.tune import Recipe
+    from pepr_desktop.core.search.tune import Recipe
 
     ex = window.experiment
     _set_up(window, [Recipe("paper", {}), Recipe("again", {"lr": 1e-3})])

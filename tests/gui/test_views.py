@@ -77,7 +77,7 @@ def test_about_names_licence_and_citation(window, monkeypatch) -> None:
 
 
 def test_quality_options_default_to_the_paper_and_reach_the_config(window, dialogs) -> None:
-    from pepr_desktop.core.train import TrainConfig
+    from pepr_desktop.core.training.config import TrainConfig
 
     ex = window.experiment
     ex.select_dataset("sample")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from issue13_helpers import SHARED_NPZ
 
-from pepr_desktop.core.evaluation import evaluate_predictions
+from pepr_desktop.core.training.evaluation import evaluate_predictions
 from pepr_desktop.gui.widgets.confusion import ConfusionView, misclassified_images
 
 PROBS = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7], [0.4, 0.6]])
@@ -56,7 +56,7 @@ def test_load_run_reads_misclassified_images_from_dataset(qtbot, store) -> None:
         import pytest
 
         pytest.skip(f"no shared data: {SHARED_NPZ}")
-    from pepr_desktop.core.datasets import import_dataset
+    from pepr_desktop.core.data.registry import import_dataset
 
     import_dataset(SHARED_NPZ, "pneu", store, class_names=["normal", "pneumonia"])
     ev = evaluate_predictions(PROBS, LABELS, ["normal", "pneumonia"])

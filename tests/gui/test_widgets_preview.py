@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pepr_desktop.core.data import DatasetInfo
-from pepr_desktop.core.preview import preview_npz
+from pepr_desktop.core.data.preview import preview_npz
+from pepr_desktop.core.data.sources import DatasetInfo
 from pepr_desktop.gui.widgets.preview_grid import PreviewGrid, array_to_pixmap
 
 

@@ -3,7 +3,8 @@
 One file, WAL mode, a busy timeout and short transactions so the GUI and a CLI can write at once.
 A run is inserted as `running` with its process id; when the store is next opened, a `running` run
 whose process is gone is marked `interrupted` (detected by liveness, not guessed). PePR scores are
-never stored: they depend on the comparison set and are computed at query time (core/pepr.py).
+never stored: they depend on the comparison set and are computed at query time
+(core/scoring/pepr.py).
 """
 
 from __future__ import annotations

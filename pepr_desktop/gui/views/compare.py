@@ -44,7 +44,7 @@ from pepr_desktop.gui.widgets.tables import NumericItem
 def score_runs(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
     """One dict per run (acc, resources, pepr, rank, pareto per resource; None = excluded) and
     the comparison's notes (unfinished runs, mixed devices or meter methods)."""
-    from pepr_desktop.core.compare import compare_runs
+    from pepr_desktop.core.scoring.compare import compare_runs
 
     table = compare_runs(runs, resource="all")
     rows = [
@@ -274,10 +274,10 @@ class CompareView(QWidget):
         self._draw()
 
     def _add_best_epochs(self, runs: list[dict[str, Any]]) -> None:
-        """The PePR-optimal epoch count of each run (core/epoch_pepr.py): in hindsight, the
+        """The PePR-optimal epoch count of each run (core/scoring/epoch_pepr.py): in hindsight, the
         epoch whose accuracy per cumulative resource scores best over all ticked runs' epochs."""
         self.epoch_basis = ""
-        from pepr_desktop.core.epoch_pepr import for_runs
+        from pepr_desktop.core.scoring.epoch_pepr import for_runs
 
         table = for_runs(self.ctx.store, runs)
         self.epoch_basis = table.basis

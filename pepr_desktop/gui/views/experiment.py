@@ -33,12 +33,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pepr_desktop.core import datasets, resources
+from pepr_desktop.core import resources
 from pepr_desktop.core.budget import Budget
-from pepr_desktop.core.data import DatasetInfo
+from pepr_desktop.core.data import registry as datasets
+from pepr_desktop.core.data.sources import DatasetInfo
 from pepr_desktop.core.errors import UserError
+from pepr_desktop.core.search.tune import TuneResult
 from pepr_desktop.core.store.remote import RemoteStore
-from pepr_desktop.core.train import (
+from pepr_desktop.core.training.config import (
     AUGMENTS,
     CLASS_WEIGHTS,
     SAMPLERS,
@@ -46,7 +48,6 @@ from pepr_desktop.core.train import (
     Control,
     TrainConfig,
 )
-from pepr_desktop.core.tune import TuneResult
 from pepr_desktop.gui import file_dialogs
 from pepr_desktop.gui.context import AppContext, show_error
 from pepr_desktop.gui.widgets.budget_box import BudgetBox
@@ -501,7 +502,7 @@ class ExperimentView(QWidget):
         except UserError as exc:
             show_error(self, "Tune recipe", str(exc))
             return
-        from pepr_desktop.core.tune import DEFAULT_RECIPES
+        from pepr_desktop.core.search.tune import DEFAULT_RECIPES
 
         top = self.tune_top_spin.value()
         budget_s = self.tune_min_spin.value() * 60
@@ -532,7 +533,7 @@ class ExperimentView(QWidget):
         if isinstance(result, TuneResult):
             self._on_tuned(result)
             return
-        from pepr_desktop.core.recommend import Recommendation
+        from pepr_desktop.core.search.recommend import Recommendation
 
         if isinstance(result, Recommendation):
             self._on_recommendation(result)
@@ -749,7 +750,7 @@ def recommend_task(
     names: list[str] | None = None,
 ) -> Any:
     """`core.recommend.recommend_for` with its progress as `TaskProgress` messages."""
-    from pepr_desktop.core.recommend import recommend_for
+    from pepr_desktop.core.search.recommend import recommend_for
 
     return recommend_for(
         dataset,
@@ -777,7 +778,7 @@ def tune_task(
     **kwargs: Any,
 ) -> TuneResult:
     """`core.tune.tune_for`, cancelled through `control`, one `TaskProgress` per trial."""
-    from pepr_desktop.core.tune import tune_for
+    from pepr_desktop.core.search.tune import tune_for
 
     control.should_stop = should_stop
     done: list[Any] = []

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.resources import RESOURCES
-from pepr_desktop.core.resume import RESUMABLE, resume_config
+from pepr_desktop.core.training.resume import RESUMABLE, resume_config
 from pepr_desktop.gui.context import AppContext, show_error
 
 # one column per resource of the registry (core/resources.py), in its display unit

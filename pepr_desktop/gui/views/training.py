@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from pepr_desktop.core.events import BatchEnded, EpochEnded, MeterSample, RunFinished, RunStarted
 from pepr_desktop.core.metering.projection import extrapolate, fraction_done
-from pepr_desktop.core.train import TrainConfig
+from pepr_desktop.core.training.config import TrainConfig
 from pepr_desktop.gui.charts import PALETTE, ChartHub, make_plot
 from pepr_desktop.gui.context import AppContext, show_error
 

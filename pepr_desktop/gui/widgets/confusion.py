@@ -1,8 +1,9 @@
 """A finished run's per-class evaluation: confusion matrix, precision/recall/F1, ROC (binary),
 and the misclassified test images of the chosen cell.
 
-It renders the JSON stored in `runs.evaluation` (core/evaluation.py); the misclassified images are
-read from the dataset's .npz by seeking to just those rows (core/preview.py `read_rows`).
+It renders the JSON stored in `runs.evaluation` (core/training/evaluation.py); the misclassified
+images are
+read from the dataset's .npz by seeking to just those rows (core/data/preview.py `read_rows`).
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ log = logging.getLogger(__name__)
 
 def misclassified_images(store: Any, run: dict[str, Any]) -> dict[int, np.ndarray]:
     """Test images (by index) of a run's stored misclassified list, read without a full load."""
-    from pepr_desktop.core import datasets
-    from pepr_desktop.core.preview import read_rows
+    from pepr_desktop.core.data import registry as datasets
+    from pepr_desktop.core.data.preview import read_rows
 
     ev = run.get("evaluation") or {}
     idx = list((ev.get("misclassified") or {}).get("index", []))

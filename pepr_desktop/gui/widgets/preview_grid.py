@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pepr_desktop.core.data import SPLITS, DatasetInfo
+from pepr_desktop.core.data.preview import DatasetPreview, preview_dataset
+from pepr_desktop.core.data.sources import SPLITS, DatasetInfo
 from pepr_desktop.core.errors import UserError
-from pepr_desktop.core.preview import DatasetPreview, preview_dataset
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,8 @@ Loading the model (timm build + checkpoint) and classifying run off the GUI thre
 the panel's own `gui.worker.TaskWorker` (`submit`), so drops run one at a time in drop order and
 the window never freezes, whatever the model's size. The worker opens its own read-only
 RemoteStore; the loaded model is cached between drops.
-Each image is converted the way training data were (core/predict.py); an unreadable file shows
+Each image is converted the way training data were (core/models/predict.py); an unreadable file
+shows
 its one-line message in its row instead of stopping the others.
 """
 
@@ -42,7 +43,7 @@ def _predict(
     """Classify the images of `paths` with the model of `state`'s run, loading it once per panel
     state (cached on `state`). Runs on the worker thread: no widget access here. A TaskWorker
     function: the progress and stop callbacks are not used (one drop is one short task)."""
-    from pepr_desktop.core.predict import (
+    from pepr_desktop.core.models.predict import (
         collect_images,
         load_run_model,
         predict_arrays,

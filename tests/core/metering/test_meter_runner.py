@@ -11,9 +11,9 @@ from pepr_desktop.core.events import EpochEnded, MeterSample, RunFinished
 from pepr_desktop.core.metering import MeterSettings, build_meters, describe, meter_factory
 from pepr_desktop.core.metering.base import PowerMeter
 from pepr_desktop.core.metering.sampler import SampledSession
-from pepr_desktop.core.runner import execute
 from pepr_desktop.core.store import Store
-from pepr_desktop.core.train import TrainConfig
+from pepr_desktop.core.training.config import TrainConfig
+from pepr_desktop.core.training.runner import execute
 
 MODEL = "mobilenetv3_small_050"
 

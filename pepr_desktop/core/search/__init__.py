@@ -1,0 +1,2 @@
+"""Choosing models under a budget: the recommender (cost probe and ranking) and the recipe
+search."""

@@ -1,0 +1,1 @@
+"""Sweeps: jobs, the driver that alone writes the store, local and Ray backends."""
