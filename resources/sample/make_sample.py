@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pepr_desktop.core.data import SPLITS, read_npz, stratified_subset
+from pepr_desktop.core.data.sources import SPLITS, read_npz, stratified_subset
 
 SOURCE = Path("../shared/data/pneumoniamnist_28.npz")
 FRACTIONS = {"train": 0.15, "val": 0.3, "test": 0.25}
