@@ -70,5 +70,9 @@ def run_verdict(run: Mapping[str, Any]) -> Verdict | None:
         )
     bacc, k = run.get("test_bacc"), run.get("n_classes")
     if isinstance(bacc, (int, float)) and isinstance(k, int) and k >= 2 and bacc <= 1 / k + MARGIN:
-        return Verdict(f"no better than chance (balanced accuracy {bacc:.3f}, chance {1 / k:.3f})")
+        return _chance(bacc, k)
     return None
+
+
+def _chance(bacc: float, k: int) -> Verdict:
+    return Verdict(f"no better than chance (balanced accuracy {bacc:.3f}, chance {1 / k:.3f})")
