@@ -259,3 +259,45 @@ def test_known_cycles_stay_broken() -> None:
     assert f"{CLI}.train_cmds" not in graph[f"{CLI}.model_io_cmds"]
     assert f"{CLI}.model_io_cmds" not in graph[f"{CLI}.train_cmds"]
     assert f"{CORE}.sweeps.driver" not in graph[f"{CORE}.sweeps.ray_backend"]
+
+
+# The core's sub-packages in layers (docs/architecture.md): a module imports only from its own
+# layer or the ones below (the longest matching prefix places a module). models/ spans two
+# layers: building a model is below training, using a trained one (predict, export) above it.
+CORE_LAYERS: tuple[tuple[str, ...], ...] = (
+    ("errors", "events", "paths", "resources", "budget"),
+    ("data", "metering", "store", "config", "devices"),
+    ("models", "training"),
+    ("scoring", "search", "sweeps", "exports", "models.predict", "models.export"),
+)
+
+
+def _core_layer(module: str) -> int | None:
+    if not module.startswith(CORE + "."):
+        return None
+    rest = module[len(CORE) + 1 :]
+    best: tuple[int, int] | None = None  # (prefix length, layer): the longest prefix decides
+    for layer, prefixes in enumerate(CORE_LAYERS):
+        for prefix in prefixes:
+            if (rest == prefix or rest.startswith(prefix + ".")) and (
+                best is None or len(prefix) > best[0]
+            ):
+                best = (len(prefix), layer)
+    return None if best is None else best[1]
+
+
+def test_every_core_module_has_a_layer() -> None:
+    unplaced = [m for m in MODULES if m.startswith(CORE + ".") and _core_layer(m) is None]
+    assert unplaced == [], "add them to CORE_LAYERS (and docs/architecture.md)"
+
+
+def test_core_layers_import_downwards_only() -> None:
+    upward = [
+        str(i)
+        for i in IMPORTS
+        if not i.type_checking
+        and (a := _core_layer(i.source)) is not None
+        and (b := _core_layer(i.target)) is not None
+        and b > a
+    ]
+    assert upward == []
