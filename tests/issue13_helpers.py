@@ -65,7 +65,7 @@ def torch_probs(net: Any, images: np.ndarray) -> np.ndarray:
     """The reference: what training's own pipeline (Normalizer, mean/std 0.5) gives."""
     import torch
 
-    from pepr_desktop.core.training.train import Normalizer
+    from pepr_desktop.core.training.tensors import Normalizer
 
     x = torch.from_numpy(images).unsqueeze(1)
     with torch.inference_mode():

@@ -41,7 +41,7 @@ class EpochEnded:
     metrics: dict[str, float]  # val_acc, val_auc, val_bacc, test_acc, test_auc, test_bacc
     seconds: float  # wall time of this epoch (training + evaluation)
     peak_mem_mb: float | None
-    mem_method: str  # "cuda_reserved" or "process_rss"
+    mem_method: str  # "cuda_reserved", or "run_rss_growth" on the CPU ("process_rss" in old runs)
     energy_j: float | None = None
     energy_net_j: float | None = None
     energy_method: str = "unavailable"

@@ -17,9 +17,9 @@ import sqlite_utils
 from pepr_desktop.core.errors import StoreError
 from pepr_desktop.core.events import EpochEnded, RunFinished
 from pepr_desktop.core.store import Store
+from pepr_desktop.core.training.checkpoints import load_checkpoint
 from pepr_desktop.core.training.config import TrainConfig
 from pepr_desktop.core.training.runner import checkpoint_path, execute
-from pepr_desktop.core.training.train import load_checkpoint
 from tests.conftest import TINY_MODEL
 
 

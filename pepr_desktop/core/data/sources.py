@@ -534,9 +534,30 @@ def read_image_folder(
     first (sizes, modes, image bombs refused before decoding), then each image is decoded straight
     into the final array, so memory holds the dataset once, at its final size.
     """
-    from PIL import Image
+    class_dirs = _class_dirs(Path(folder))
+    files = _class_files(class_dirs)
+    grey, side, shape = _folder_layout(files, image_size)
+    x = np.empty(shape, dtype=np.uint8)
+    _decode_into(x, files, grey, side)
+    y = np.array([label for _, label in files], dtype=np.int64)
+    split = stratified_split(y, fractions, seed)
+    for s in SPLITS:
+        if len(split[s]) == 0:
+            raise DataError(
+                f"the {s} split would be empty with {len(y)} images; add images to the folder."
+            )
+    return validate_arrays(
+        ArraySet(
+            {s: x[split[s]] for s in SPLITS},
+            {s: y[split[s]] for s in SPLITS},
+            [d.name for d in class_dirs],
+            "binary-class" if len(class_dirs) == 2 else "multi-class",
+        )
+    )
 
-    folder = Path(folder)
+
+def _class_dirs(folder: Path) -> list[Path]:
+    """The class subfolders of an image folder (hidden ones left out), at least two."""
     if not folder.is_dir():
         raise DataError(
             f"{printable(folder)}: not a folder; give a folder with one subfolder per class."
@@ -554,6 +575,11 @@ def read_image_folder(
             f"{printable(folder)} has {len(class_dirs)} class subfolder(s); it needs one subfolder "
             "per class, at least two."
         )
+    return class_dirs
+
+
+def _class_files(class_dirs: list[Path]) -> list[tuple[Path, int]]:
+    """(image file, label) for every image of every class folder, in class order."""
     files: list[tuple[Path, int]] = []
     for label, d in enumerate(class_dirs):
         try:
@@ -574,7 +600,14 @@ def read_image_folder(
                 f"class folder {d.name} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})."
             )
         files.extend((p, label) for p in imgs)
+    return files
 
+
+def _folder_layout(
+    files: list[tuple[Path, int]], image_size: int | None
+) -> tuple[bool, int, tuple[int, ...]]:
+    """(grey, side, array shape) from the images' headers; refuses images too large for the
+    limit or for the free memory before anything is decoded."""
     headers = []
     for p, _ in files:
         try:
@@ -584,7 +617,6 @@ def read_image_folder(
             raise _image_error(p, exc) from None
     modes = [m for _, m in headers]
     grey = sum(m in GREY_MODES for m in modes) * 2 >= len(modes)
-    mode = "L" if grey else "RGB"
     heights = Counter(size[1] for size, _ in headers)
     side = image_size or heights.most_common(1)[0][0]
     if side > MAX_IMAGE_SIDE:
@@ -598,7 +630,15 @@ def read_image_folder(
             f"{len(files)} images at {side}x{side} px need {_size_text(need)} of memory but only "
             f"{_size_text(free)} is free; import fewer images or resize them."
         )
-    x = np.empty(shape, dtype=np.uint8)
+    return grey, side, shape
+
+
+def _decode_into(x: np.ndarray, files: list[tuple[Path, int]], grey: bool, side: int) -> None:
+    """Decode every image into its row of `x`, converted to grey or RGB and resized to `side`;
+    high-bit-depth images are collected first and mapped to 8 bits with one mapping."""
+    from PIL import Image
+
+    mode = "L" if grey else "RGB"
     high: dict[int, np.ndarray] = {}
     lo, hi, unsigned = math.inf, -math.inf, True
     for i, (p, _) in enumerate(files):
@@ -631,21 +671,6 @@ def read_image_folder(
         _high_depth_to_u8(high, lo, hi, unsigned)
         for i, v in high.items():
             x[i] = v.astype(np.uint8) if grey else np.repeat(v.astype(np.uint8)[..., None], 3, -1)
-    y = np.array([label for _, label in files], dtype=np.int64)
-    split = stratified_split(y, fractions, seed)
-    for s in SPLITS:
-        if len(split[s]) == 0:
-            raise DataError(
-                f"the {s} split would be empty with {len(y)} images; add images to the folder."
-            )
-    return validate_arrays(
-        ArraySet(
-            {s: x[split[s]] for s in SPLITS},
-            {s: y[split[s]] for s in SPLITS},
-            [d.name for d in class_dirs],
-            "binary-class" if len(class_dirs) == 2 else "multi-class",
-        )
-    )
 
 
 # --------------------------------------------------------------------------- MedMNIST
@@ -653,7 +678,9 @@ def read_image_folder(
 
 def medmnist_flags() -> list[str]:
     """Single-label 2D MedMNIST datasets (3D and multi-label sets are out of scope)."""
-    from medmnist import INFO
+    from pepr_desktop.core.data.medmnist_meta import info
+
+    INFO = info()  # vendored medmnist.INFO: importing medmnist would import torch
 
     return sorted(
         f for f, info in INFO.items() if not f.endswith("3d") and "multi-label" not in info["task"]
@@ -672,7 +699,9 @@ def parse_medmnist_name(name: str) -> tuple[str, int] | None:
 
 
 def medmnist_info(flag: str, size: int = 28) -> dict[str, Any]:
-    from medmnist import INFO
+    from pepr_desktop.core.data.medmnist_meta import info
+
+    INFO = info()
 
     if flag not in INFO:
         raise DataError(

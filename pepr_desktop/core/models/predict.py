@@ -1,9 +1,9 @@
 """Use a trained run's model: load it safely, convert images as training did, classify them.
 
 Training saw uint8 arrays in the dataset's colour mode (grey or RGB) at the dataset's size,
-normalised and optionally resized on the device by `train.Normalizer`. A user's image goes the same
-way: PIL converts its mode and resizes it to the dataset's size (bilinear, as an image-folder
-import does), then the very same Normalizer runs. The checkpoint is read with
+normalised and optionally resized on the device by `training.tensors.Normalizer`. A user's image
+goes the same way: PIL converts its mode and resizes it to the dataset's size (bilinear, as an
+image-folder import does), then the very same Normalizer runs. The checkpoint is read with
 `torch.load(weights_only=True)`, so a tampered file cannot execute code.
 """
 
@@ -138,7 +138,7 @@ def model_spec(store: Any, run_id: int) -> ModelSpec:
 def load_run_model(store: Any, run_id: int, device: str = "cpu") -> RunModel:
     """Rebuild the run's timm model and load its checkpoint (weights_only: never runs code)."""
     from pepr_desktop.core.models.build import build_model, read_state_dict
-    from pepr_desktop.core.training.train import Normalizer
+    from pepr_desktop.core.training.tensors import Normalizer
 
     spec = model_spec(store, run_id)
     model = build_model(
@@ -229,7 +229,7 @@ def read_image(path: str | os.PathLike[str], channels: int, size: int) -> np.nda
 def to_batch(images: Sequence[np.ndarray], device: str) -> Any:
     """uint8 images -> (N, C, H, W) uint8 tensor, the layout `Normalizer` expects."""
 
-    from pepr_desktop.core.training.train import to_tensors
+    from pepr_desktop.core.training.tensors import to_tensors
 
     x = np.stack(images)
     return to_tensors(x, np.zeros(len(x), dtype=np.int64), device).x

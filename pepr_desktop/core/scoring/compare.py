@@ -15,7 +15,7 @@ from typing import Any
 
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.resources import CHOICES
-from pepr_desktop.core.scoring.pepr import Variant, score_table, variants_for
+from pepr_desktop.core.scoring.pepr import Exclusion, Variant, score_table, variants_for
 
 RESOURCE_CHOICES = CHOICES
 PERFORMANCE_COLUMN = "test_acc"
@@ -101,33 +101,8 @@ def compare_runs(
     variants = variants_for(resource)
     if not runs:
         raise UserError("no runs to compare; give run ids from `pepr runs`.")
-    datasets = sorted({str(r.get("dataset")) for r in runs})
-    if len(datasets) > 1 and not allow_mixed:
-        by_ds = ", ".join(
-            f"{ds}: " + " ".join(str(r["id"]) for r in runs if str(r.get("dataset")) == ds)
-            for ds in datasets
-        )
-        raise UserError(
-            f"the runs are on different datasets ({by_ds}); compare runs of one dataset, or "
-            "allow it with --allow-mixed."
-        )
-    notes: list[str] = []
-    if len(datasets) > 1:
-        notes.append(f"mixed datasets scored as one comparison set: {', '.join(datasets)}")
-    for r in runs:
-        if r.get("status") != "finished":
-            notes.append(
-                f"run {r['id']} is {r.get('status')} ({r.get('epochs_done')} of "
-                f"{r.get('epochs_planned')} epochs): its figures cover only what it ran"
-            )
-    # like with like: resources measured on other hardware or by another meter do not compare
-    devices = sorted({f"{r['device']} ({r.get('device_name')})" for r in runs if r.get("device")})
-    if len(devices) > 1:
-        notes.append(f"warning: runs on different devices: {', '.join(devices)}")
-    methods = sorted({str(r["energy_method"]) for r in runs if r.get("energy_method")})
-    if len(methods) > 1:
-        notes.append(f"warning: energy measured with different methods: {', '.join(methods)}")
-
+    datasets = _datasets(runs, allow_mixed)
+    notes = _notes(runs, datasets)
     table_rows = []
     for r in runs:
         row: dict[str, Any] = {PERFORMANCE_COLUMN: r.get(PERFORMANCE_COLUMN)}
@@ -136,20 +111,7 @@ def compare_runs(
             row[v.resource] = None if value is None else value * v.scale
         table_rows.append(row)
     scored = score_table(table_rows, PERFORMANCE_COLUMN, [v.resource for v in variants])
-
-    reasons: list[dict[str, str]] = [{} for _ in runs]
-    for ex in scored.excluded:
-        if ex.column == PERFORMANCE_COLUMN:
-            why = f"no test accuracy (run is {runs[ex.row].get('status')})"
-            for v in variants:
-                reasons[ex.row].setdefault(v.resource, why)
-        else:
-            col = next(v.run_column for v in variants if v.resource == ex.column)
-            note = runs[ex.row].get("energy_note") if ex.column == "energy" else None
-            reasons[ex.row].setdefault(
-                ex.column, f"no {ex.column} figure ({col} is empty)" + (f": {note}" if note else "")
-            )
-
+    reasons = _exclusion_reasons(runs, scored.excluded, variants)
     rows = []
     for i, r in enumerate(runs):
         sc = scored.scores
@@ -170,6 +132,62 @@ def compare_runs(
             )
         )
     return ComparisonTable(variants, rows, datasets, notes)
+
+
+def _datasets(runs: list[dict[str, Any]], allow_mixed: bool) -> list[str]:
+    """The runs' datasets, sorted; more than one is refused unless `allow_mixed`."""
+    datasets = sorted({str(r.get("dataset")) for r in runs})
+    if len(datasets) > 1 and not allow_mixed:
+        by_ds = ", ".join(
+            f"{ds}: " + " ".join(str(r["id"]) for r in runs if str(r.get("dataset")) == ds)
+            for ds in datasets
+        )
+        raise UserError(
+            f"the runs are on different datasets ({by_ds}); compare runs of one dataset, or "
+            "allow it with --allow-mixed."
+        )
+    return datasets
+
+
+def _notes(runs: list[dict[str, Any]], datasets: list[str]) -> list[str]:
+    """What the reader of the table must know: mixed datasets, unfinished runs, and figures
+    from different devices or energy methods."""
+    notes: list[str] = []
+    if len(datasets) > 1:
+        notes.append(f"mixed datasets scored as one comparison set: {', '.join(datasets)}")
+    for r in runs:
+        if r.get("status") != "finished":
+            notes.append(
+                f"run {r['id']} is {r.get('status')} ({r.get('epochs_done')} of "
+                f"{r.get('epochs_planned')} epochs): its figures cover only what it ran"
+            )
+    # like with like: resources measured on other hardware or by another meter do not compare
+    devices = sorted({f"{r['device']} ({r.get('device_name')})" for r in runs if r.get("device")})
+    if len(devices) > 1:
+        notes.append(f"warning: runs on different devices: {', '.join(devices)}")
+    methods = sorted({str(r["energy_method"]) for r in runs if r.get("energy_method")})
+    if len(methods) > 1:
+        notes.append(f"warning: energy measured with different methods: {', '.join(methods)}")
+    return notes
+
+
+def _exclusion_reasons(
+    runs: list[dict[str, Any]], excluded: Iterable[Exclusion], variants: Sequence[Variant]
+) -> list[dict[str, str]]:
+    """Per run, resource -> why it has no score for that variant (the first reason wins)."""
+    reasons: list[dict[str, str]] = [{} for _ in runs]
+    for ex in excluded:
+        if ex.column == PERFORMANCE_COLUMN:
+            why = f"no test accuracy (run is {runs[ex.row].get('status')})"
+            for v in variants:
+                reasons[ex.row].setdefault(v.resource, why)
+        else:
+            col = next(v.run_column for v in variants if v.resource == ex.column)
+            note = runs[ex.row].get("energy_note") if ex.column == "energy" else None
+            reasons[ex.row].setdefault(
+                ex.column, f"no {ex.column} figure ({col} is empty)" + (f": {note}" if note else "")
+            )
+    return reasons
 
 
 def load_runs(store: Any, run_ids: Iterable[int]) -> list[dict[str, Any]]:

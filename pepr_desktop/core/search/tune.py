@@ -124,9 +124,9 @@ def _probe_epoch_s(cfg: Any, p: Any) -> float:
     """Seconds one epoch (training + validation) should take, from a few timed batches."""
     import torch
 
-    from pepr_desktop.core.training.train import _batches
+    from pepr_desktop.core.training.tensors import epoch_batches
 
-    chunks = _batches(len(p.train), cfg.batch_size, cfg.seed, 0, p.device)
+    chunks = epoch_batches(len(p.train), cfg.batch_size, cfg.seed, 0, p.device)
     state = {k: v.detach().clone() for k, v in p.model.state_dict().items()}
     p.model.train()
     times = []
@@ -188,10 +188,6 @@ def tune(
     training data); keep the best by `metric` on val. `control` (a `Control`) cancels the
     search from another thread (the GUI's Cancel): the running trial stops within one batch and
     the rest are skipped."""
-    from pepr_desktop.core.events import EpochEnded
-    from pepr_desktop.core.training.config import StopRun
-    from pepr_desktop.core.training.train import prepare, train
-
     if metric not in TUNE_METRICS:
         raise UserError(f"tuning metric must be one of {', '.join(TUNE_METRICS)}, not '{metric}'.")
     if not (math.isfinite(budget_s) and budget_s > 0):
@@ -199,14 +195,8 @@ def tune(
     if not models:
         raise UserError("no candidate models to tune; widen the budget or give --model.")
     data = without_test(arrays)
-    t_start = time.perf_counter()
+    search = _Search(budget_s, metric, time.perf_counter(), meter_factory, control)
     trials: list[Trial] = []
-    epoch_s: dict[str, float] = {}  # model -> measured or probed seconds per epoch
-    spent_energy: float | None = None
-
-    def left() -> float:
-        return budget_s - (time.perf_counter() - t_start)
-
     for entry in models:
         # a model may come with its own settings (a recommended image size, pretrained weights)
         model, own = (entry, {}) if isinstance(entry, str) else entry
@@ -226,59 +216,16 @@ def tune(
             )
             if trial_data_fraction is not None:
                 cfg.data_fraction = trial_data_fraction
-            est = epoch_s.get(model)
-            if control is not None and control.stopped:
-                trial.note = "skipped: cancelled"
+            skip = search.skip_reason(model)
+            if skip:
+                trial.note = skip
                 trials.append(trial)
                 continue
-            if left() <= 0:
-                trial.note = "skipped: budget spent"
-                trials.append(trial)
-                continue
-            if est is not None and est * SAFETY > left():
-                trial.note = f"skipped: one epoch ~{est:.0f} s, {max(left(), 0):.0f} s left"
-                trials.append(trial)
-                continue
-            try:
-                cfg.validate()
-                p = prepare(cfg, data)
-                if est is None:
-                    est = epoch_s[model] = _probe_epoch_s(cfg, p)
-                if est * SAFETY > left():
-                    trial.note = f"skipped: one epoch ~{est:.0f} s, {max(left(), 0):.0f} s left"
-                    trial.seconds = time.perf_counter() - t0
-                    trials.append(trial)
-                    continue
-                # the trainer's guard stops before an epoch that would overrun what is left
-                cfg.budget_time_min = max(left() / SAFETY, 1e-3) / 60
-                meter = meter_factory(p.device) if meter_factory else None
-                last: EpochEnded | None = None
-                energies: list[float | None] = []
-                try:
-                    for ev in train(cfg, p, run_id=0, meter=meter, control=control):
-                        if isinstance(ev, EpochEnded):
-                            last = ev
-                            energies.append(ev.energy_j)
-                    trial.status = "done"
-                except StopRun as stop:
-                    trial.status, trial.note = "stopped", stop.message or stop.reason
-                if last is not None:
-                    trial.epochs_done = last.epoch + 1
-                    trial.val = {k: v for k, v in last.metrics.items() if k.startswith("val_")}
-                    trial.score = trial.val.get(metric)
-                    epoch_s[model] = max(last.seconds, 1e-6) * (
-                        1 + EVAL_COST * len(p.val) / max(len(p.train), 1)
-                    )
-                if energies and all(e is not None for e in energies):
-                    trial.energy_j = float(sum(energies))  # type: ignore[arg-type]
-                    spent_energy = (spent_energy or 0.0) + trial.energy_j
-            except UserError as exc:
-                trial.status, trial.note = "failed", str(exc)
-            except Exception as exc:  # one broken model must not end the search
-                log.exception("tuning trial %s / %s failed", model, recipe.name)
-                trial.status, trial.note = "failed", f"{type(exc).__name__}: {exc}"[:200]
+            ran = _run_trial(search, trial, cfg, data)
             trial.seconds = time.perf_counter() - t0
             trials.append(trial)
+            if not ran:  # skipped once its probe showed it would not fit: nothing to report
+                continue
             if progress:
                 progress(trial)
             log.info(
@@ -290,12 +237,100 @@ def tune(
     return TuneResult(
         metric=metric,
         budget_s=budget_s,
-        spent_s=time.perf_counter() - t_start,
-        spent_energy_j=spent_energy,
+        spent_s=time.perf_counter() - search.t_start,
+        spent_energy_j=search.spent_energy,
         trial_epochs=trial_epochs,
         trials=trials,
         best=best,
     )
+
+
+@dataclass
+class _Search:
+    """What the trials of one search share: the clock, the settings, the per-model epoch
+    estimates and the energy spent."""
+
+    budget_s: float
+    metric: str
+    t_start: float
+    meter_factory: Callable[[str], Any] | None
+    control: Any
+    epoch_s: dict[str, float] = field(default_factory=dict)  # model -> measured/probed s/epoch
+    spent_energy: float | None = None
+
+    def left(self) -> float:
+        return self.budget_s - (time.perf_counter() - self.t_start)
+
+    def too_long(self, model: str) -> str:
+        """Why a trial of `model` would not fit in what is left ("" when it would, or when its
+        epoch time is not known yet)."""
+        est = self.epoch_s.get(model)
+        if est is not None and est * SAFETY > self.left():
+            return f"skipped: one epoch ~{est:.0f} s, {max(self.left(), 0):.0f} s left"
+        return ""
+
+    def skip_reason(self, model: str) -> str:
+        """Why the next trial of `model` is skipped before anything is built ("" when it runs)."""
+        if self.control is not None and self.control.stopped:
+            return "skipped: cancelled"
+        if self.left() <= 0:
+            return "skipped: budget spent"
+        return self.too_long(model)
+
+
+def _run_trial(search: _Search, trial: Trial, cfg: Any, data: Any) -> bool:
+    """Build the trial's model, probe it (the first time a model is seen) and train it, filling
+    in `trial`; a failure is recorded in it, never raised. False when the probe shows that the
+    trial would not fit (it stays skipped)."""
+    from pepr_desktop.core.training.train import prepare
+
+    try:
+        cfg.validate()
+        p = prepare(cfg, data)
+        if trial.model not in search.epoch_s:
+            search.epoch_s[trial.model] = _probe_epoch_s(cfg, p)
+        trial.note = search.too_long(trial.model)
+        if trial.note:
+            return False
+        # the trainer's guard stops before an epoch that would overrun what is left
+        cfg.budget_time_min = max(search.left() / SAFETY, 1e-3) / 60
+        _train_trial(search, trial, cfg, p)
+    except UserError as exc:
+        trial.status, trial.note = "failed", str(exc)
+    except Exception as exc:  # one broken model must not end the search
+        log.exception("tuning trial %s / %s failed", trial.model, trial.recipe)
+        trial.status, trial.note = "failed", f"{type(exc).__name__}: {exc}"[:200]
+    return True
+
+
+def _train_trial(search: _Search, trial: Trial, cfg: Any, p: Any) -> None:
+    """Train one prepared trial; record its final validation figures, its measured epoch time
+    (for the next estimate of this model) and its energy."""
+    from pepr_desktop.core.events import EpochEnded
+    from pepr_desktop.core.training.config import StopRun
+    from pepr_desktop.core.training.train import train
+
+    meter = search.meter_factory(p.device) if search.meter_factory else None
+    last: EpochEnded | None = None
+    energies: list[float | None] = []
+    try:
+        for ev in train(cfg, p, run_id=0, meter=meter, control=search.control):
+            if isinstance(ev, EpochEnded):
+                last = ev
+                energies.append(ev.energy_j)
+        trial.status = "done"
+    except StopRun as stop:
+        trial.status, trial.note = "stopped", stop.message or stop.reason
+    if last is not None:
+        trial.epochs_done = last.epoch + 1
+        trial.val = {k: v for k, v in last.metrics.items() if k.startswith("val_")}
+        trial.score = trial.val.get(search.metric)
+        search.epoch_s[trial.model] = max(last.seconds, 1e-6) * (
+            1 + EVAL_COST * len(p.val) / max(len(p.train), 1)
+        )
+    if energies and all(e is not None for e in energies):
+        trial.energy_j = float(sum(energies))  # type: ignore[arg-type]
+        search.spent_energy = (search.spent_energy or 0.0) + trial.energy_j
 
 
 def tune_for(

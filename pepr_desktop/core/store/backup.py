@@ -464,18 +464,9 @@ def backup_now(
             return _damaged_result(path, [str(exc)], t0)
         entries = [] if force else _backup_entries(path)
         if entries:  # compared before copying: a start of the app with nothing new costs ms
-            try:
-                unchanged = _signature(src) == _file_signature(entries[0][0])
-            except sqlite3.DatabaseError:
-                unchanged = False  # the copy below tells whether the database is damaged
-            if unchanged:
-                return BackupResult(
-                    "unchanged",
-                    entries[0][0],
-                    f"unchanged since the backup of {_when(entries[0][1])}",
-                    time.perf_counter() - t0,
-                    _size(entries[0][0]) or 0,
-                )
+            same = _unchanged_result(src, entries[0], t0)
+            if same is not None:
+                return same
         bdir = backups_dir(path)
         bdir.mkdir(parents=True, exist_ok=True)
         free = shutil.disk_usage(bdir).free
@@ -486,35 +477,68 @@ def backup_now(
                 f"not enough free disk space for a backup of {path} ({free // 2**20} MB free, "
                 f"{db_size // 2**20} MB needed besides a margin); free some space",
             )
-        tmp = bdir / f".{path.stem}-{os.getpid()}-{time.monotonic_ns()}.partial"
-        dst = sqlite3.connect(str(tmp), isolation_level=None)
-        try:
-            try:
-                src.backup(dst)  # all pages in one step: one consistent snapshot
-            except sqlite3.OperationalError:  # locked, I/O error: the caller's problem
-                raise
-            except sqlite3.DatabaseError as exc:  # not a database / malformed
-                problems = [str(exc)]
-            else:
-                dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
-                problems = _problems(dst, limit=3)
-        except BaseException:
-            dst.close()
-            tmp.unlink(missing_ok=True)
-            raise
-        dst.close()
-        if problems:
-            tmp.unlink(missing_ok=True)
-            return _damaged_result(path, problems, t0)
-        final = _place(tmp, bdir, path.stem, reason)
-        _rotate(path, keep, db_size, protect=final)
-        size = _size(final) or 0
-        return BackupResult(
-            "written", final, f"backup written: {final}", time.perf_counter() - t0, size
-        )
+        return _write_backup(src, path, bdir, reason, keep, db_size, t0)
     finally:
         if own:
             src.close()
+
+
+def _unchanged_result(
+    src: sqlite3.Connection, newest: tuple[Path, float, str], t0: float
+) -> BackupResult | None:
+    """ "unchanged" when the newest backup already holds what the database holds, else None."""
+    try:
+        unchanged = _signature(src) == _file_signature(newest[0])
+    except sqlite3.DatabaseError:
+        unchanged = False  # the copy that follows tells whether the database is damaged
+    if not unchanged:
+        return None
+    return BackupResult(
+        "unchanged",
+        newest[0],
+        f"unchanged since the backup of {_when(newest[1])}",
+        time.perf_counter() - t0,
+        _size(newest[0]) or 0,
+    )
+
+
+def _write_backup(
+    src: sqlite3.Connection,
+    path: Path,
+    bdir: Path,
+    reason: str,
+    keep: int,
+    db_size: int,
+    t0: float,
+) -> BackupResult:
+    """Copy `src` into a temporary file in `bdir`, check the copy, then give it its name and
+    rotate the older backups; a damaged copy is deleted and reported."""
+    tmp = bdir / f".{path.stem}-{os.getpid()}-{time.monotonic_ns()}.partial"
+    dst = sqlite3.connect(str(tmp), isolation_level=None)
+    try:
+        try:
+            src.backup(dst)  # all pages in one step: one consistent snapshot
+        except sqlite3.OperationalError:  # locked, I/O error: the caller's problem
+            raise
+        except sqlite3.DatabaseError as exc:  # not a database / malformed
+            problems = [str(exc)]
+        else:
+            dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+            problems = _problems(dst, limit=3)
+    except BaseException:
+        dst.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    dst.close()
+    if problems:
+        tmp.unlink(missing_ok=True)
+        return _damaged_result(path, problems, t0)
+    final = _place(tmp, bdir, path.stem, reason)
+    _rotate(path, keep, db_size, protect=final)
+    size = _size(final) or 0
+    return BackupResult(
+        "written", final, f"backup written: {final}", time.perf_counter() - t0, size
+    )
 
 
 def _damaged_result(path: Path, problems: list[str], t0: float) -> BackupResult:

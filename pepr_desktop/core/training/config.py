@@ -28,6 +28,9 @@ CLASS_WEIGHTS = ("none", "auto")  # "auto": inverse class frequency
 AUGMENTS = ("none", "light")  # "light": flips + small affine, on the device
 SCHEDULES = ("constant", "cosine", "onecycle")  # stepped per batch
 SAMPLERS = ("shuffle", "balanced")  # "balanced": classes drawn equally often
+# The fast path (core/training/fast_path.py): "auto" is on for CUDA and off on the CPU.
+AMP_MODES = ("auto", "off", "bf16", "fp16")  # autocast; "auto": bf16 where supported, else fp16
+FAST_SWITCHES = ("auto", "on", "off")  # channels-last, cudnn.benchmark, TF32 matmuls
 
 
 @dataclass
@@ -59,6 +62,12 @@ class TrainConfig:
     early_stop: bool = False  # energy-aware early stopping (core/training/early_stop.py)
     early_stop_patience: int = 2
     early_stop_min_gain: float = 0.01  # validation metric gain per Wh that more epochs must buy
+    # the fast path on CUDA (issue 21); what each resolved to is recorded in extra["fast_path"]
+    amp: str = "auto"  # autocast: "auto" (CUDA: bf16 or fp16; CPU: off), "off", "bf16", "fp16"
+    channels_last: str = "auto"  # "auto", "on" or "off"
+    cudnn_benchmark: str = "auto"
+    tf32: str = "auto"
+    compile_step: bool = False  # torch.compile the model's forward (slow first epoch)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> TrainConfig:
@@ -83,9 +92,15 @@ class TrainConfig:
             ("augment", self.augment, AUGMENTS),
             ("schedule", self.schedule, SCHEDULES),
             ("sampler", self.sampler, SAMPLERS),
+            ("autocast (amp)", self.amp, AMP_MODES),
+            ("channels-last", self.channels_last, FAST_SWITCHES),
+            ("cudnn benchmark", self.cudnn_benchmark, FAST_SWITCHES),
+            ("TF32", self.tf32, FAST_SWITCHES),
         ):
             if value not in choices:
                 raise UserError(f"{label} must be one of {', '.join(choices)}, not {value!r}.")
+        if not isinstance(self.compile_step, bool):
+            raise UserError(f"compile step must be true or false, not {self.compile_step!r}.")
         ls = self.label_smoothing
         if not (isinstance(ls, (int, float)) and math.isfinite(ls) and 0 <= ls < 1):
             raise UserError(f"label smoothing must be in [0, 1), e.g. 0.1, not {ls!r}.")

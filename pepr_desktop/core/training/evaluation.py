@@ -1,9 +1,9 @@
 """Per-class evaluation of a trained model: confusion matrix, precision/recall/F1, ROC (binary).
 
 Accuracy alone hides what a lab needs to know about an imbalanced medical dataset (a model that
-calls every X-ray "pneumonia" scores 62% on PneumoniaMNIST's test split). The figures here are
-computed with numpy from the predicted probabilities, stored as JSON with every finished run
-(`runs.evaluation`) and checked against scikit-learn in the tests.
+calls every X-ray "pneumonia" scores 62% on PneumoniaMNIST's test split). The figures are
+scikit-learn's (`sklearn.metrics`), computed from the predicted probabilities and stored as JSON
+with every finished run (`runs.evaluation`).
 """
 
 from __future__ import annotations
@@ -21,26 +21,25 @@ MAX_MISCLASSIFIED = 500  # indices kept for browsing; the counts are in the conf
 
 
 def confusion_matrix(labels: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """Rows: true class, columns: predicted class (scikit-learn's convention)."""
-    idx = np.asarray(labels, dtype=np.int64) * n_classes + np.asarray(pred, dtype=np.int64)
-    return np.bincount(idx, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+    """Rows: true class, columns: predicted class (every class, even one never seen)."""
+    from sklearn.metrics import confusion_matrix as sk_confusion
 
-
-def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a / b with 0 where b == 0 (scikit-learn's zero_division=0)."""
-    out = np.zeros_like(a, dtype=np.float64)
-    np.divide(a, b, out=out, where=b != 0)
-    return out
+    return sk_confusion(labels, pred, labels=np.arange(n_classes))
 
 
 def per_class_metrics(cm: np.ndarray) -> dict[str, list[float] | list[int]]:
-    """Precision, recall, F1 and support per class from a confusion matrix."""
-    tp = np.diag(cm).astype(np.float64)
-    predicted = cm.sum(0).astype(np.float64)
-    support = cm.sum(1).astype(np.float64)
-    precision = _safe_div(tp, predicted)
-    recall = _safe_div(tp, support)
-    f1 = _safe_div(2 * precision * recall, precision + recall)
+    """Precision, recall, F1 and support per class from a confusion matrix (0 where a class is
+    never predicted or absent: scikit-learn's zero_division=0)."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    cm = np.asarray(cm, dtype=np.int64)
+    k = len(cm)
+    # the (true, predicted) pairs the matrix counts, which is what scikit-learn takes
+    true = np.repeat(np.repeat(np.arange(k), k), cm.ravel())
+    pred = np.repeat(np.tile(np.arange(k), k), cm.ravel())
+    precision, recall, f1, support = precision_recall_fscore_support(
+        true, pred, labels=np.arange(k), zero_division=0
+    )
     return {
         "precision": precision.tolist(),
         "recall": recall.tolist(),
@@ -50,26 +49,22 @@ def per_class_metrics(cm: np.ndarray) -> dict[str, list[float] | list[int]]:
 
 
 def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, ...]:
-    """False/true positive rates and thresholds at every distinct score, highest first.
+    """False/true positive rates and thresholds at every distinct score, highest first, from
+    the leading (0, 0) point at threshold +inf (scikit-learn, drop_intermediate=False)."""
+    from sklearn.metrics import roc_curve as sk_roc_curve
 
-    Same points as `sklearn.metrics.roc_curve(..., drop_intermediate=False)`, including the
-    leading (0, 0) point at threshold +inf.
-    """
-    y = np.asarray(labels) == 1
-    s = np.asarray(scores, dtype=np.float64)
-    order = np.argsort(-s, kind="mergesort")
-    s, y = s[order], y[order]
-    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last index of each distinct score
-    tps = np.cumsum(y)[last].astype(np.float64)
-    fps = (last + 1) - tps
-    pos, neg = tps[-1] if len(tps) else 0.0, fps[-1] if len(fps) else 0.0
-    tpr = np.r_[0.0, tps / pos] if pos else np.r_[0.0, np.full(len(tps), np.nan)]
-    fpr = np.r_[0.0, fps / neg] if neg else np.r_[0.0, np.full(len(fps), np.nan)]
-    return fpr, tpr, np.r_[np.inf, s[last]]
+    fpr, tpr, thresholds = sk_roc_curve(
+        np.asarray(labels) == 1, np.asarray(scores, dtype=np.float64), drop_intermediate=False
+    )
+    thresholds = thresholds.astype(np.float64)
+    thresholds[0] = np.inf  # scikit-learn < 1.3 put max(score) + 1 there
+    return fpr, tpr, thresholds
 
 
 def auc_trapezoid(fpr: np.ndarray, tpr: np.ndarray) -> float:
-    return float(np.trapezoid(tpr, fpr)) if hasattr(np, "trapezoid") else float(np.trapz(tpr, fpr))
+    from sklearn.metrics import auc
+
+    return float(auc(fpr, tpr))
 
 
 def _thin(n: int, max_points: int) -> np.ndarray:
@@ -162,6 +157,8 @@ def evaluate_prepared(prepared: Any, batch_size: int = 256) -> dict[str, Any]:
 def safe_evaluate(prepared: Any, run_id: int, batch_size: int = 256) -> dict[str, Any] | None:
     """`evaluate_prepared`, or None (logged) on failure: the run's own figures are already safe,
     so the per-class details must never turn a finished run into a failed one."""
+    if getattr(prepared, "test", None) is None:  # trained without a test split (a search trial)
+        return None
     try:
         return evaluate_prepared(prepared, batch_size)
     except Exception:

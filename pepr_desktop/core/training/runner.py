@@ -14,15 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from pepr_desktop.core.data import registry as datasets
+from pepr_desktop.core.data.sources import DatasetInfo
+from pepr_desktop.core.devices import device_name
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.events import EpochEnded, Event, MeterSample, RunFinished, RunStarted
 from pepr_desktop.core.metering import epoch_extra
 from pepr_desktop.core.metering.carbon import run_carbon_fields
 from pepr_desktop.core.metering.session import MeterSession
 from pepr_desktop.core.store import Store
+from pepr_desktop.core.training.checkpoints import load_checkpoint
 from pepr_desktop.core.training.config import Control, StopRun, TrainConfig
 from pepr_desktop.core.training.resume import RESUMABLE, resume_config
-from pepr_desktop.core.training.train import device_name, load_checkpoint, prepare, train
+from pepr_desktop.core.training.train import Prepared, prepare, train
 
 log = logging.getLogger(__name__)
 
@@ -189,58 +192,21 @@ def execute(
     budget, interrupt) or failed (with the message); the last event is always `RunFinished`.
     """
     control = control or Control()
-    start_epoch, state = 0, {}
     row: dict[str, Any] = {}
     if resume_run_id is not None:
         row = store.get_run(resume_run_id)
         # an early, friendly refusal; the claim below is what makes the check hold under races
         cfg = resume_config(row)
-    cfg.validate()
-    info = datasets.resolve(cfg.dataset, store)
-    from pepr_desktop.core.models.build import check_model_name
-
-    check_model_name(cfg.model)
-    # `import-data --overwrite` may have replaced the data under a stopped run (the bundled
-    # sample and MedMNIST sets have no stored hash: they cannot change)
-    old_hash = row.get("dataset_hash")
-    if old_hash and info.content_hash and old_hash != info.content_hash:
-        raise UserError(
-            f"dataset '{cfg.dataset}' has changed since run {resume_run_id} started (it was "
-            "imported again), so resuming would train the remaining epochs on other data; "
-            "start a new run with `pepr train`."
-        )
-    cfg.check_model_input(info.channels, info.n_classes, info.image_size)  # before loading data
+    info = _check_before_loading(cfg, store, row, resume_run_id)
     arrays = datasets.load(info)
     prepared = prepare(cfg, arrays)
+    start_epoch, state = 0, {}
     if resume_run_id is not None:
         run_id = resume_run_id
         owner = {"run_id": run_id, "created_at": row.get("created_at")}
-        ck = checkpoint_path(store, run_id)
-        if ck.is_file():
-            start_epoch, state = load_checkpoint(ck, prepared, owner)
-        # After every check, so a refused resume leaves the store as it was. One conditional
-        # write: status, owner pid and host change together and only if the run is still
-        # resumable, so of two resumes racing for it exactly one trains.
-        if not store.claim_run(run_id, RESUMABLE):
-            raise UserError(
-                f"run {run_id} is being resumed by another process (or is no longer resumable); "
-                "see `pepr runs` for its status."
-            )
+        start_epoch, state = _claim_for_resume(store, run_id, prepared, owner)
     else:
-        run_id = store.create_run(
-            dataset=cfg.dataset,
-            dataset_hash=info.content_hash,
-            model=cfg.model,
-            pretrained=bool(cfg.pretrained or cfg.weights),
-            params=prepared.params,
-            device=prepared.device,
-            device_name=device_name(prepared.device),
-            config=cfg.to_dict(),
-            epochs_planned=cfg.epochs,
-            **(run_fields or {}),
-        )
-        store.update_run(run_id, checkpoint=str(checkpoint_path(store, run_id)))
-        owner = {"run_id": run_id, "created_at": store.get_run(run_id)["created_at"]}
+        run_id, owner = _create_run(store, cfg, info, prepared, run_fields)
     recorder = _RunRecorder(store, run_id)
     meter = meter_factory(prepared.device) if meter_factory else None
     recorder.meter = meter
@@ -256,6 +222,73 @@ def execute(
         checkpoint_owner=owner,
     )
     yield from record_events(recorder, events)
+
+
+def _check_before_loading(
+    cfg: TrainConfig, store: Store, row: dict[str, Any], resume_run_id: int | None
+) -> DatasetInfo:
+    """The settings, model name, dataset (unchanged under a resumed run) and model input, all
+    checked before any data is loaded; returns the dataset's info."""
+    cfg.validate()
+    info = datasets.resolve(cfg.dataset, store)
+    from pepr_desktop.core.models.build import check_model_name
+
+    check_model_name(cfg.model)
+    # `import-data --overwrite` may have replaced the data under a stopped run (the bundled
+    # sample and MedMNIST sets have no stored hash: they cannot change)
+    old_hash = row.get("dataset_hash")
+    if old_hash and info.content_hash and old_hash != info.content_hash:
+        raise UserError(
+            f"dataset '{cfg.dataset}' has changed since run {resume_run_id} started (it was "
+            "imported again), so resuming would train the remaining epochs on other data; "
+            "start a new run with `pepr train`."
+        )
+    cfg.check_model_input(info.channels, info.n_classes, info.image_size)  # before loading data
+    return info
+
+
+def _claim_for_resume(
+    store: Store, run_id: int, prepared: Prepared, owner: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    """Restore the run's checkpoint (when there is one), then claim the run; returns (first
+    epoch to train, trainer state)."""
+    start_epoch, state = 0, {}
+    ck = checkpoint_path(store, run_id)
+    if ck.is_file():
+        start_epoch, state = load_checkpoint(ck, prepared, owner)
+    # After every check, so a refused resume leaves the store as it was. One conditional
+    # write: status, owner pid and host change together and only if the run is still
+    # resumable, so of two resumes racing for it exactly one trains.
+    if not store.claim_run(run_id, RESUMABLE):
+        raise UserError(
+            f"run {run_id} is being resumed by another process (or is no longer resumable); "
+            "see `pepr runs` for its status."
+        )
+    return start_epoch, state
+
+
+def _create_run(
+    store: Store,
+    cfg: TrainConfig,
+    info: DatasetInfo,
+    prepared: Prepared,
+    run_fields: dict[str, Any] | None,
+) -> tuple[int, dict[str, Any]]:
+    """A new run row with its checkpoint path; returns (run id, the checkpoint's owner)."""
+    run_id = store.create_run(
+        dataset=cfg.dataset,
+        dataset_hash=info.content_hash,
+        model=cfg.model,
+        pretrained=bool(cfg.pretrained or cfg.weights),
+        params=prepared.params,
+        device=prepared.device,
+        device_name=device_name(prepared.device),
+        config=cfg.to_dict(),
+        epochs_planned=cfg.epochs,
+        **(run_fields or {}),
+    )
+    store.update_run(run_id, checkpoint=str(checkpoint_path(store, run_id)))
+    return run_id, {"run_id": run_id, "created_at": store.get_run(run_id)["created_at"]}
 
 
 def failure_message(exc: BaseException) -> str:

@@ -13,9 +13,10 @@ from pepr_desktop.core.data import registry as datasets
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.models.build import read_state_dict
 from pepr_desktop.core.store import Store
+from pepr_desktop.core.training.checkpoints import load_checkpoint
 from pepr_desktop.core.training.config import TrainConfig
 from pepr_desktop.core.training.runner import checkpoint_path
-from pepr_desktop.core.training.train import load_checkpoint, prepare
+from pepr_desktop.core.training.train import prepare
 from tests.conftest import TINY_MODEL
 
 

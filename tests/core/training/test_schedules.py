@@ -66,13 +66,13 @@ def test_unknown_schedule() -> None:
 
 def test_balanced_sampler_is_seeded_and_balanced() -> None:
     """Like the shuffle, the balanced draw depends only on (seed, epoch), so resume reproduces it."""
-    from pepr_desktop.core.training.train import _batches, balanced_weights
+    from pepr_desktop.core.training.tensors import balanced_weights, epoch_batches
 
     y = torch.tensor([0] * 50 + [1] * 950)
     w = balanced_weights(y)
-    a = torch.cat(_batches(1000, 32, 7, 3, "cpu", w))
-    b = torch.cat(_batches(1000, 32, 7, 3, "cpu", w))
-    c = torch.cat(_batches(1000, 32, 7, 4, "cpu", w))
+    a = torch.cat(epoch_batches(1000, 32, 7, 3, "cpu", w))
+    b = torch.cat(epoch_batches(1000, 32, 7, 3, "cpu", w))
+    c = torch.cat(epoch_batches(1000, 32, 7, 4, "cpu", w))
     assert torch.equal(a, b) and not torch.equal(a, c)
     share = float((y[a] == 0).float().mean())
     assert 0.4 < share < 0.6  # the 5% class is drawn about half the time

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
-import numpy as np
+import psutil
 import pytest
 
 from pepr_desktop.core.data import registry as datasets
@@ -13,7 +14,6 @@ from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.events import BatchEnded, EpochEnded, RunFinished, RunStarted
 from pepr_desktop.core.training.config import Control, TrainConfig
 from pepr_desktop.core.training.runner import checkpoint_path, execute
-from pepr_desktop.core.training.train import class_weight_vector, classification_metrics
 from tests.conftest import TINY_MODEL
 
 
@@ -41,7 +41,10 @@ def test_two_epochs_on_real_data_learn_and_are_stored(pneu) -> None:
     for e in epochs:
         for k in ("val_acc", "val_auc", "val_bacc", "test_acc", "test_auc", "test_bacc"):
             assert 0.0 <= e.metrics[k] <= 1.0, k
-        assert e.seconds > 0 and e.peak_mem_mb > 50 and e.mem_method == "process_rss"
+        # the run's own memory: at least its model and data tensors, far below the process's RSS
+        rss_mb = psutil.Process(os.getpid()).memory_info().rss / 2**20
+        assert e.seconds > 0 and e.mem_method == "run_rss_growth"
+        assert 2 < e.peak_mem_mb < 0.5 * rss_mb, (e.peak_mem_mb, rss_mb)
         assert e.energy_j is None and e.energy_method == "unavailable"  # never a silent 0
     batches = [e for e in events if isinstance(e, BatchEnded)]
     assert batches and batches[-1].batch == batches[-1].batches
@@ -111,22 +114,6 @@ def test_unknown_model_suggests_close_names(store) -> None:
         list(execute(TrainConfig(dataset="sample", model="resnet81"), store))
 
 
-def test_metrics_match_hand_computed_values() -> None:
-    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
-    labels = np.array([0, 1, 1, 1])
-    m = classification_metrics(probs, labels)
-    assert m["acc"] == 0.75
-    assert m["bacc"] == pytest.approx((1.0 + 2 / 3) / 2)
-    assert m["auc"] == pytest.approx(1.0)  # every positive scores above the negative
-    assert classification_metrics(probs[1:2], labels[1:2])["auc"] is None  # one class: undefined
-
-
-def test_class_weights_balance_the_loss() -> None:
-    w = class_weight_vector(np.array([0] * 10 + [1] * 90), 2)
-    assert w[0] * 10 == pytest.approx(w[1] * 90)
-    assert class_weight_vector(np.array([0, 1] * 5), 2).tolist() == [1.0, 1.0]
-
-
 @pytest.mark.parametrize(
     ("model", "image_size", "batch_size", "match"),
     [
@@ -158,13 +145,13 @@ def test_model_input_check_accepts_what_trains() -> None:
 
 WARNING_SCRIPT = """
 import sys, warnings
-import pepr_desktop.core.training.train as train
-real = train.evaluate
+import pepr_desktop.core.training.metrics as metrics
+real = metrics.evaluate
 def evaluate(*args, **kwargs):  # as torch and timm do now and then, mid-run
     warnings.warn("something is deprecated", UserWarning)
     warnings.warn("another thing will change", FutureWarning)
     return real(*args, **kwargs)
-train.evaluate = evaluate
+metrics.evaluate = evaluate
 from pepr_desktop.cli import main
 sys.exit(main(sys.argv[1:]))
 """
