@@ -38,8 +38,9 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="pepr_bench_rec_"))
     os.environ["PEPR_CACHE"] = str(tmp / "cache")  # cold caches: the first call measures all
 
+    from pepr_desktop.core.budget import Budget
     from pepr_desktop.core.data import registry as datasets
-    from pepr_desktop.core.search.recommend import Budget, recommend
+    from pepr_desktop.core.search.recommend import recommend
     from pepr_desktop.core.store import Store
     from pepr_desktop.core.training.config import TrainConfig
     from pepr_desktop.core.training.runner import execute
@@ -71,7 +72,7 @@ def main() -> int:
     if len(chosen) < args.models:
         print(f"only {len(chosen)} fitting candidates to train")
     rows = []
-    from pepr_desktop.core.search.recommend import probe
+    from pepr_desktop.core.search.probe import probe
 
     for c in chosen:
         # the same probe again right before training: separates the predictor's own error from

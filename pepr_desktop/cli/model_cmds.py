@@ -13,8 +13,13 @@ from pepr_desktop.cli._common import (
     positive_int,
     print_json,
     print_table,
+    progress_bar,
 )
-from pepr_desktop.cli.options import add_training_options, config_from_args
+from pepr_desktop.cli.options import (
+    add_training_options,
+    config_from_args,
+    meter_settings_from_args,
+)
 from pepr_desktop.core import resources
 from pepr_desktop.core.errors import UserError
 
@@ -23,7 +28,9 @@ def register(sub: Any) -> None:
     p = sub.add_parser("models", help="the model catalogue (params, FLOPs, pretrained weights)")
     p.add_argument("--max-params", type=positive_int, metavar="N", help="only models <= N params")
     p.add_argument("--data", metavar="NAME", help="facts at this dataset's channels/classes/size")
-    p.add_argument("--image-size", type=positive_int, help="input size (default: dataset or 224)")
+    p.add_argument(
+        "--image-size", "--img-size", type=positive_int, help="input size (default: dataset or 224)"
+    )
     p.add_argument("--json", action="store_true", help="JSON output")
     p.set_defaults(func=cmd_models)
 
@@ -45,9 +52,14 @@ def register(sub: Any) -> None:
         action="store_true",
         help="prefer pretrained weights (downloads when online)",
     )
-    r.add_argument("--weights", metavar="FILE", help="a weights file for --model")
-    r.add_argument("--model", help="the model --weights belongs to")
+    r.add_argument("--weights", "--initial-checkpoint", metavar="FILE", help="a weights file")
+    r.add_argument("--model", "-m", help="the model --weights belongs to")
     r.add_argument("--cpu-watts", type=positive_float, help="CPU power for the energy estimate")
+    r.add_argument("--region", help="region code for carbon intensity, e.g. DK, DE, US-CA")
+    r.add_argument(
+        "--carbon-intensity", type=positive_float, metavar="G_PER_KWH", help="gCO2eq per kWh"
+    )
+    r.add_argument("--pue", type=positive_float, help="power usage effectiveness (default 1.0)")
     r.add_argument(
         "--time-limit",
         type=positive_float,
@@ -86,13 +98,10 @@ def cmd_models(args: argparse.Namespace) -> int:
         channels, classes = info.channels, info.n_classes
         size = args.image_size or info.image_size
 
-    def progress(done: int, total: int, name: str) -> None:
-        if not args.json and sys.stderr.isatty():
-            print(f"\rmeasuring {done}/{total} {name:<40}", end="", file=sys.stderr)
-
-    rows = catalog.catalogue(channels, classes, size, max_params=args.max_params, progress=progress)
-    if not args.json and sys.stderr.isatty():
-        print(file=sys.stderr)
+    with progress_bar("measuring", enabled=not args.json) as progress:
+        rows = catalog.catalogue(
+            channels, classes, size, max_params=args.max_params, progress=progress
+        )
     if args.json:
         print_json(clean_for_json([f.to_dict() for f in rows]))
         return 0
@@ -130,19 +139,17 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
+    from pepr_desktop.core.budget import Budget
     from pepr_desktop.core.data import registry as datasets
-    from pepr_desktop.core.search.recommend import Budget, recommend
+    from pepr_desktop.core.search.recommend import recommend
 
     if args.weights and not args.model:
         raise UserError("--weights needs --model NAME to say which architecture it belongs to.")
     budget = Budget(args.energy_wh, args.time_min, args.memory_mb, args.max_params)
     cfg = config_from_args(args).validate()
+    settings = meter_settings_from_args(args)
 
-    def progress(done: int, total: int, name: str) -> None:
-        if not args.json and sys.stderr.isatty() and name:
-            print(f"\rprobing {done + 1}/{total} {name:<40}", end="", file=sys.stderr)
-
-    with open_store(args) as store:
+    with open_store(args) as store, progress_bar("probing", not args.json) as progress:
         info = datasets.resolve(args.data, store)
         rec = recommend(
             info,
@@ -153,10 +160,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             top=args.top,
             progress=progress,
             time_limit_s=args.time_limit,
-            power_w=args.cpu_watts,
+            meter_settings=settings,
         )
-    if not args.json and sys.stderr.isatty():
-        print(file=sys.stderr)
     tuned = _tune(args, info, cfg, rec) if args.tune else None
     if args.json:
         data = rec.to_dict()
@@ -164,14 +169,29 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             data["tune"] = tuned.to_dict()
         print_json(clean_for_json(data))
         return 0
+    _print_recommendation(rec)
+    if tuned is not None:
+        _print_tune(tuned, cfg)
+    return 0
+
+
+def _accuracy(c: Any) -> str:
+    """'0.914 [0.81, 1.00]' or 'unknown' (never a stand-in number)."""
+    if c.expected_acc is None:
+        return "unknown"
+    return f"{c.expected_acc:.3f} [{c.acc_low:.2f}, {c.acc_high:.2f}]"
+
+
+def _print_recommendation(rec: Any) -> None:
     print(rec.message)
     s = rec.settings
     print(
         f"settings: {s.get('epochs')} epochs, batch {s.get('batch_size')}, "
         f"{s.get('train_images')} training images, {s.get('device')}; "
-        f"power {rec.power_w or 0:.0f} W ({rec.power_source}); accuracy prior: "
-        f"{rec.experiment or 'none'}; {rec.seconds:.1f} s"
+        f"power {rec.power_w or 0:.0f} W ({rec.power_source}); carbon {rec.carbon_source}; "
+        f"paper prior: {rec.experiment or 'none'}; {rec.seconds:.1f} s"
     )
+    print(f"expected accuracy: {rec.calibration}")
     print_table(
         [
             [
@@ -183,7 +203,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
                 f"{c.predicted_time_s / 60:.2f}",
                 c.predicted_energy_wh,
                 f"{c.predicted_memory_mb:.0f}",
-                c.expected_acc,
+                _accuracy(c),
+                c.acc_source,
                 c.expected_pepr,
                 "yes" if c.fits else "no",
             ]
@@ -198,7 +219,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             "time min",
             "energy Wh",
             "mem MB",
-            "exp acc",
+            "exp acc [interval]",
+            "acc source",
             "exp PePR",
             "fits",
         ],
@@ -207,9 +229,6 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         print(f"- {c.model}: {c.why}")
     if rec.skipped:
         print(f"({len(rec.skipped)} catalogue models not probed or excluded; --json lists why)")
-    if tuned is not None:
-        _print_tune(tuned, cfg)
-    return 0
 
 
 def _tune(args: argparse.Namespace, info: Any, cfg: Any, rec: Any) -> Any:

@@ -144,6 +144,11 @@ def print_run_summary(run: dict[str, Any]) -> None:
         f"balanced acc {fmt(run.get('test_bacc'))}  "
         f"best val epoch {best + 1 if best is not None else 'n/a'}"
     )
+    from pepr_desktop.core.scoring.degenerate import run_verdict
+
+    verdict = run_verdict(run)
+    if verdict is not None:  # a collapsed model is named as such, with what to try
+        print(f"  warning: {verdict.label} - likely fix: {verdict.fix}")
     energy = (
         f"{run['energy_j'] / 3600:.3f} Wh ({run['energy_method']})"
         if run.get("energy_j") is not None

@@ -316,47 +316,14 @@ def _sig(v: float | None) -> str:
 
 
 def cmd_paper(args: argparse.Namespace) -> int:
-    from pepr_desktop.core.scoring.paper import CITATION, experiments, paper_models
+    from pepr_desktop.core.scoring.epoch_pepr import for_paper
+    from pepr_desktop.core.scoring.paper import paper_models
 
     models = paper_models(args.experiment)
-    key = args.sort
     if args.experiment is None and not args.json:
-        import statistics
-
-        from pepr_desktop.core.scoring.epoch_pepr import for_paper
-
-        body = []
-        for exp in experiments():
-            ms = [m for m in models if m.experiment == exp]
-            best_eps = [c.best_epochs for c in for_paper(exp).curves if c.best_epochs]
-            best = {k: min(ms, key=lambda m, k=k: m.rank[k]) for k in ("E", "C", "T", "M")}
-            top_acc = max(ms, key=lambda m: m.test_acc)
-            body.append(
-                [exp, len(ms), f"{top_acc.model} ({top_acc.test_acc:.3f})"]
-                + [f"{best[k].model} ({best[k].pepr[k]:.3f})" for k in ("E", "C", "T", "M")]
-                + [f"{statistics.median(best_eps):g}" if best_eps else "n/a"]
-            )
-        print_table(
-            body,
-            [
-                "experiment",
-                "models",
-                "best accuracy",
-                "best PePR-E",
-                "best PePR-C",
-                "best PePR-T",
-                "best PePR-M",
-                "median best epochs E",
-            ],
-        )
-        print(
-            "median best epochs E: over the models, the epoch count (of 10) that maximises "
-            "PePR-E had the model stopped there (energy assumed uniform per epoch)."
-        )
-        print(f"`pepr paper --experiment NAME` lists one experiment's models. Source: {CITATION}")
+        _print_paper_summary(models)
         return 0
-    from pepr_desktop.core.scoring.epoch_pepr import for_paper
-
+    key = args.sort
     models = sorted(models, key=lambda m: (m.experiment, m.rank[key], m.model))
     if args.top:
         models = [m for m in models if m.rank[key] <= args.top]
@@ -379,6 +346,53 @@ def cmd_paper(args: argparse.Namespace) -> int:
             )
         print_json(out)
         return 0
+    _print_paper_experiment(args.experiment, models, key, ep, ep_basis)
+    return 0
+
+
+def _print_paper_summary(models: list[Any]) -> None:
+    """One line per experiment: its best models by accuracy and by each PePR variant."""
+    import statistics
+
+    from pepr_desktop.core.scoring.epoch_pepr import for_paper
+    from pepr_desktop.core.scoring.paper import CITATION, experiments
+
+    body = []
+    for exp in experiments():
+        ms = [m for m in models if m.experiment == exp]
+        best_eps = [c.best_epochs for c in for_paper(exp).curves if c.best_epochs]
+        best = {k: min(ms, key=lambda m, k=k: m.rank[k]) for k in ("E", "C", "T", "M")}
+        top_acc = max(ms, key=lambda m: m.test_acc)
+        body.append(
+            [exp, len(ms), f"{top_acc.model} ({top_acc.test_acc:.3f})"]
+            + [f"{best[k].model} ({best[k].pepr[k]:.3f})" for k in ("E", "C", "T", "M")]
+            + [f"{statistics.median(best_eps):g}" if best_eps else "n/a"]
+        )
+    print_table(
+        body,
+        [
+            "experiment",
+            "models",
+            "best accuracy",
+            "best PePR-E",
+            "best PePR-C",
+            "best PePR-T",
+            "best PePR-M",
+            "median best epochs E",
+        ],
+    )
+    print(
+        "median best epochs E: over the models, the epoch count (of 10) that maximises "
+        "PePR-E had the model stopped there (energy assumed uniform per epoch)."
+    )
+    print(f"`pepr paper --experiment NAME` lists one experiment's models. Source: {CITATION}")
+
+
+def _print_paper_experiment(
+    experiment: str, models: list[Any], key: str, ep: dict[Any, Any], ep_basis: str
+) -> None:
+    from pepr_desktop.core.scoring.paper import CITATION
+
     body = [
         [
             m.rank[key],
@@ -394,7 +408,7 @@ def cmd_paper(args: argparse.Namespace) -> int:
         ]
         for m in models
     ]
-    print(f"experiment {args.experiment}: {len(body)} models, ranked by PePR-{key}")
+    print(f"experiment {experiment}: {len(body)} models, ranked by PePR-{key}")
     print_table(
         body,
         [
@@ -418,7 +432,6 @@ def cmd_paper(args: argparse.Namespace) -> int:
         f"there, all models' epochs as one comparison set; {ep_basis}."
     )
     print(f"* on the Pareto front of accuracy vs that resource. Source: {CITATION}")
-    return 0
 
 
 def _best_epochs(c: Any) -> str:

@@ -1,5 +1,6 @@
-"""The recommender: pruning, ranking with fixed fake costs, nothing fits, offline pretrained,
-expected accuracy sources, one real probe, and the trainer's budget guard."""
+"""The recommender: pruning, ranking with fixed fake costs (known accuracies by PePR, unknown ones
+after by resource), nothing fits, offline pretrained, the user's carbon settings, past prediction
+errors in the result, and the trainer's budget guard."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.models import catalog
 from pepr_desktop.core.scoring.pepr import pepr_scores
 from pepr_desktop.core.search import recommend as rc
+from pepr_desktop.core.search.predictions import with_prediction
+from pepr_desktop.core.search.priors import PAPER, UNKNOWN
+from pepr_desktop.core.search.probe import ProbeResult
 from pepr_desktop.core.store import Store
 from pepr_desktop.core.training.config import TrainConfig
 
@@ -62,43 +66,89 @@ class FakeProbe:
     def __call__(self, name, **kw):
         self.calls.append(name)
         step = self.step(name, kw["channels"], kw["n_classes"], kw["input_size"], kw["batch_size"])
-        return rc.ProbeResult(step, 0.0, 50.0)
+        return ProbeResult(step, 0.0, 50.0)
 
 
 def cfg(**kw):
     return TrainConfig(dataset="pneu", model="", device="cpu", **kw)
 
 
+def _finished_run(store, model, acc, dataset="pneu", prediction=None, **config):
+    cfg = TrainConfig(dataset=dataset, model=model, **config)
+    if prediction is not None:
+        cfg = with_prediction(cfg, prediction)
+    rid = store.create_run(dataset=dataset, model=model, config=cfg.to_dict(), status="finished")
+    store.update_run(rid, test_acc=acc, status="finished")
+    return rid
+
+
 def test_ranking_with_fixed_costs(info, store):
     fake = FakeProbe()
+    _finished_run(store, "lcnet_050", 0.8)  # the user's own run: a known accuracy
+    names = [*NAMES, "resnet18d"]  # efficientnet_b0 and resnet18d are in the paper's table
     rec = rc.recommend(
         info,
         store,
         rc.Budget(time_min=5),
         cfg(epochs=10, batch_size=32),
-        names=NAMES,
+        names=names,
         probe_fn=fake,
         power_w=20.0,
     )
     # 100 batches x 10 epochs: time = 1000 x step (<= 132 s here), so all fit 5 minutes
-    assert sorted(fake.calls) == sorted(NAMES)
-    assert len(rec.fitting) == 5
+    assert sorted(fake.calls) == sorted(names)
+    assert len(rec.fitting) == 6
     c = {x.model: x for x in rec.candidates}
     t18 = 1000 * FakeProbe.step("resnet18")
     assert c["resnet18"].predicted_time_s == pytest.approx(t18)
     assert c["resnet18"].predicted_energy_wh == pytest.approx(t18 * 20 / 3600)
-    # the ranking is PePR-E over the fitting set, from each model's expected accuracy
-    expect = pepr_scores(
-        [x.expected_acc for x in rec.fitting], [x.predicted_energy_wh for x in rec.fitting]
-    )
-    assert [x.expected_pepr for x in rec.fitting] == pytest.approx(expect)
-    assert [x.expected_pepr for x in rec.fitting] == sorted(
-        [x.expected_pepr for x in rec.fitting], reverse=True
-    )
+    assert c["lcnet_050"].acc_source == "your runs" and c["lcnet_050"].expected_acc == 0.8
+    assert c["efficientnet_b0"].acc_source == PAPER == c["resnet18d"].acc_source
+    known = [x for x in rec.fitting if x.expected_acc is not None]
+    assert {x.model for x in known} == {"lcnet_050", "efficientnet_b0", "resnet18d"}
+    # known accuracies first, ranked by PePR-E over the known set
+    assert rec.fitting[: len(known)] == known
+    expect = pepr_scores([x.expected_acc for x in known], [x.predicted_energy_wh for x in known])
+    assert [x.expected_pepr for x in known] == pytest.approx(expect)
+    assert [x.expected_pepr for x in known] == sorted(expect, reverse=True)
     assert rec.fitting[0].rank == 1 and "PePR-E" in rec.fitting[0].why
-    # the cheapest keeps its full accuracy (R_n = 0)
-    cheapest = min(rec.fitting, key=lambda x: x.predicted_energy_wh)
+    # the cheapest known one keeps its full accuracy (R_n = 0)
+    cheapest = min(known, key=lambda x: x.predicted_energy_wh)
     assert cheapest.expected_pepr == pytest.approx(cheapest.expected_acc)
+    # unknown accuracies: no PePR, no chance level, after the known ones by energy, and said so
+    unknown = rec.fitting[len(known) :]
+    assert {x.model for x in unknown} == {"mobilenetv3_small_050", "resnet10t", "resnet18"}
+    assert all(x.expected_acc is None and x.expected_pepr is None for x in unknown)
+    assert all(x.acc_source == UNKNOWN and x.acc_low is None for x in unknown)
+    energies = [x.predicted_energy_wh for x in unknown]
+    assert energies == sorted(energies)
+    assert [x.rank for x in rec.fitting] == list(range(1, 7))
+    assert all("accuracy unknown" in x.why and "ranked after the 3" in x.why for x in unknown)
+    # every known accuracy comes with an interval around it
+    for x in known:
+        assert x.acc_low < x.expected_acc < x.acc_high
+        assert f"[{x.acc_low:.2f}, {x.acc_high:.2f}]" in x.why
+
+
+def test_nothing_known_ranks_by_resource(info, store):
+    other = DatasetInfo(
+        name="things",
+        source="imported",
+        path=None,
+        n_classes=5,
+        channels=1,
+        image_size=28,
+        task="multi-class",
+        split_sizes={"train": 3200, "val": 400, "test": 400},
+    )
+    rec = rc.recommend(
+        other, store, rc.Budget(), cfg(), names=NAMES, probe_fn=FakeProbe(), by="time"
+    )
+    assert rec.experiment is None
+    assert all(x.expected_acc is None for x in rec.candidates)  # never 1/K
+    times = [x.predicted_time_s for x in rec.fitting]
+    assert times == sorted(times) and rec.fitting[0].rank == 1
+    assert "no expected accuracy is known" in rec.message
 
 
 def test_budget_filters_and_by_time(info, store):
@@ -183,32 +233,75 @@ def test_offline_pretrained_falls_back_to_scratch(info, store, tmp_path):
     assert rec.candidates[0].pretrained is True and "w.safetensors" in rec.candidates[0].why
 
 
-def test_expected_accuracy_sources(info, store):
-    if not rc.paper_results():
-        pytest.skip("the PePR paper's results are not available")
-    acc, exp = rc.expected_accuracy(["resnet18d", "lcnet_050", "resnet18"], info, store, cfg())
-    assert exp == "pneumonia"
-    paper = {
-        r["model"]: float(r["test_09"]) for r in rc.paper_results() if r["dataset"] == "pneumonia"
-    }
-    assert acc["resnet18d"] == (paper["resnet18d"], "paper 'pneumonia' (test acc after 10 epochs)")
-    assert "not in the paper" in acc["lcnet_050"][1]
-    rid = store.create_run(dataset="pneu", model="resnet18", config={}, status="finished")
-    store.update_run(rid, test_acc=0.5, status="finished")
-    acc, _ = rc.expected_accuracy(["resnet18"], info, store, cfg())
-    assert acc["resnet18"] == (0.5, "your 1 run on pneu")
-    assert rc.paper_experiment(info, cfg(data_fraction=0.1)) == "pneumonia_small"
-    other = DatasetInfo(
-        name="x",
-        source="imported",
-        path=None,
-        n_classes=5,
-        channels=1,
-        image_size=28,
-        task="multi-class",
+def test_predicted_memory_is_the_runs_own_not_the_apps(info, store, monkeypatch):
+    import psutil
+
+    class Info:  # the app's process: 40 GB, growing by 1 GB at every look
+        looks = 0
+
+        def __init__(self) -> None:
+            Info.looks += 1
+            self.rss = self.vms = (40 + Info.looks) * 2**30
+
+    monkeypatch.setattr(psutil.Process, "memory_info", lambda self: Info())
+    rec = rc.recommend(
+        info, store, rc.Budget(memory_mb=500), cfg(), names=NAMES[:2], probe_fn=FakeProbe()
     )
-    acc, exp = rc.expected_accuracy(["resnet18"], other, None, cfg())
-    assert exp is None and acc["resnet18"] == (0.2, "no prior: chance level 1/5")
+    data_mb = (3200 + 400 + 400) * 28 * 28 / 2**20 * 2  # the splits, as arrays and tensors
+    for c in rec.candidates:
+        assert c.predicted_memory_mb == pytest.approx(data_mb + 50.0)  # data + the probe's 50
+    assert len(rec.fitting) == 2  # a realistic 500 MB budget is not eaten by the app
+
+
+def test_carbon_comes_from_the_users_region_and_pue(info, store):
+    from pepr_desktop.core.metering import MeterSettings
+    from pepr_desktop.core.metering.carbon import lookup
+
+    settings = MeterSettings(region="FR", pue=1.5, cpu_tdp_w=30.0)
+    rec = rc.recommend(
+        info, store, rc.Budget(), cfg(), names=["lcnet_050"], probe_fn=FakeProbe(),
+        meter_settings=settings,
+    )  # fmt: skip
+    c = rec.candidates[0]
+    france = lookup("FR")
+    assert rec.carbon_g_per_kwh == france.g_per_kwh != 475.0
+    assert france.source in rec.carbon_source and "PUE 1.5" in rec.carbon_source
+    assert rec.power_w == 30.0 and rec.power_source.startswith("your setting")
+    assert c.predicted_energy_wh == pytest.approx(30.0 * c.predicted_time_s / 3600)
+    assert c.predicted_co2_g == pytest.approx(c.predicted_energy_wh / 1000 * 1.5 * france.g_per_kwh)
+
+
+def test_past_prediction_errors_are_in_the_result(info, store):
+    rec = rc.recommend(info, store, rc.Budget(), cfg(), names=["lcnet_050"], probe_fn=FakeProbe())
+    assert rec.past_median_error is None and rec.past_predictions == 0
+    assert rec.calibration == "no past predictions yet"
+    pred = rec.candidates[0].prediction()
+    assert pred["expected_acc"] is None and pred["acc_source"] == UNKNOWN
+    # two runs with a known prediction: 0.9 predicted, 0.8 and 0.6 reached
+    known = dict(pred, expected_acc=0.9, acc_source=PAPER)
+    _finished_run(store, "resnet18", 0.8, prediction=known)
+    _finished_run(store, "resnet18", 0.6, prediction=known)
+    rec = rc.recommend(info, store, rc.Budget(), cfg(), names=["lcnet_050"], probe_fn=FakeProbe())
+    assert rec.past_median_error == pytest.approx(0.2) and rec.past_predictions == 2
+    assert rec.calibration == (
+        "past predictions on this machine: median error 0.20 over 2 runs on pneu"
+    )
+    assert rec.to_dict()["past_median_error"] == pytest.approx(0.2)
+
+
+def test_paper_prior_interval_widens_to_past_errors(info, store):
+    before = rc.recommend(
+        info, store, rc.Budget(), cfg(), names=["efficientnet_b0"], probe_fn=FakeProbe()
+    ).candidates[0]
+    assert before.acc_source == PAPER
+    miss = {"expected_acc": 0.95, "acc_source": PAPER}
+    _finished_run(store, "resnet18d", 0.65, prediction=miss)  # missed by 0.30
+    after = rc.recommend(
+        info, store, rc.Budget(), cfg(), names=["efficientnet_b0"], probe_fn=FakeProbe()
+    ).candidates[0]
+    assert after.expected_acc == before.expected_acc
+    assert after.acc_low == pytest.approx(after.expected_acc - 0.30)
+    assert after.acc_low < before.acc_low and "widened" in after.acc_note
 
 
 def test_cancel_and_progress(info, store):
@@ -232,21 +325,6 @@ def test_probe_cache_reused(info, store):
     rc.recommend(info, store, rc.Budget(), cfg(), names=["lcnet_050"], probe_fn=fake)
     rec = rc.recommend(info, store, rc.Budget(), cfg(), names=["lcnet_050"], probe_fn=fake)
     assert fake.calls == ["lcnet_050"] and rec.candidates[0].probe == "cached"
-
-
-def test_real_probe_of_a_tiny_model():
-    r = rc.probe(
-        "mobilenetv3_small_050",
-        channels=1,
-        n_classes=2,
-        native_size=28,
-        input_size=28,
-        batch_size=8,
-        eval_batch_size=16,
-        device="cpu",
-    )
-    assert 0 < r.step_s < 5 and 0 < r.eval_s_per_image < r.step_s
-    assert r.mem_mb >= 0
 
 
 def test_budget_guard_stops_a_run_keeping_its_epochs(store):

@@ -1,0 +1,166 @@
+"""Predicted final accuracy of a trial, with an interval, from its own learning curve.
+
+A trial trains a few epochs (often on a share of the training data); the final run trains more
+epochs on all of it. The prediction extrapolates the trial's validation curve in *training
+images seen* (epochs x training images), the quantity both runs share, with the saturating
+power law that learning curves follow (Domhan et al. 2015; Viering & Loog 2022):
+
+    y(x) = a - b * x**(-c),    b >= 0, c in a small grid
+
+For each c the fit is linear least squares in (a, b); the prediction is the fit with the smallest
+residual, and the interval spans the predictions of every c whose residual is close to it, widened
+by the residual scatter and by the validation split's own binomial noise. A curve too short to fit
+(one point) keeps its last value, with an interval open upwards, and says so. An unknown accuracy
+is None, never chance level. Clipped to [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+EXPONENTS = (0.25, 0.5, 1.0)  # faster saturation over-trusts a short, annealed curve
+CLOSE_FIT = 2.0  # exponents whose residual is within this factor of the best span the interval
+ONE_POINT_HALF_WIDTH = 0.06
+MIN_HALF_WIDTH = 0.01
+EXTRAPOLATION_WIDTH = 0.03  # added to the half-width per doubling beyond the curve
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A predicted final value of one metric, its interval and how it was obtained."""
+
+    metric: str
+    value: float | None
+    low: float | None
+    high: float | None
+    method: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _fit(xs: Sequence[float], ys: Sequence[float], c: float) -> tuple[float, float, float]:
+    """(a, b, rms residual) of y = a - b x^-c, with b >= 0 (a flat line when the fit falls)."""
+    zs = [x**-c for x in xs]
+    zm, ym = statistics.fmean(zs), statistics.fmean(ys)
+    szz = sum((z - zm) ** 2 for z in zs)
+    slope = sum((z - zm) * (y - ym) for z, y in zip(zs, ys)) / szz if szz > 0 else 0.0
+    b = max(0.0, -slope)  # y rises as z = x^-c falls: slope <= 0
+    a = ym + b * zm
+    rms = math.sqrt(statistics.fmean((y - (a - b * z)) ** 2 for z, y in zip(zs, ys)))
+    return a, b, rms
+
+
+def _clip(v: float) -> float:
+    return min(1.0, max(0.0, v))
+
+
+def predict_final(
+    metric: str,
+    values: Sequence[float | None],
+    seen: Sequence[float],
+    target_seen: float,
+    *,
+    n_val: int | None = None,
+) -> Prediction:
+    """The value of `metric` after `target_seen` training images, from the curve `values`
+    measured after `seen` images each (same length; None values are skipped)."""
+    pts = [(float(x), float(y)) for x, y in zip(seen, values) if y is not None and x > 0]
+    if not pts:
+        return Prediction(metric, None, None, None, "unknown: no validation value yet")
+    noise = 0.0
+    last = pts[-1][1]
+    if n_val:
+        noise = 2 * math.sqrt(max(last * (1 - last), 0.0025) / n_val)  # ~95% binomial
+    if len(pts) == 1:  # more training rarely loses much, but how much it gains is unknown
+        half = max(ONE_POINT_HALF_WIDTH, noise)
+        return Prediction(
+            metric,
+            _clip(last),
+            _clip(last - half),
+            1.0,
+            "one epoch only: about its last value or more (the upper end is unknown)",
+        )
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    fits = [(c, *_fit(xs, ys, c)) for c in EXPONENTS]
+    best = min(fits, key=lambda f: f[3])
+    close = [f for f in fits if f[3] <= CLOSE_FIT * best[3] + 1e-4]
+    preds = [a - b * target_seen**-c for c, a, b, _ in close]
+    value = best[1] - best[2] * target_seen ** -best[0]
+    spread = max(preds) - min(preds)
+    # the further out, the less a short curve says: widen with the log of the extrapolation
+    reach = EXTRAPOLATION_WIDTH * math.log2(max(1.0, target_seen / xs[-1]))
+    half = max(MIN_HALF_WIDTH, noise, 2 * best[3]) + reach
+    lo, hi = min(min(preds), value) - half, max(max(preds), value) + half
+    note = (
+        f"power-law fit of {len(pts)} epochs (c={best[0]:g}), extrapolated "
+        f"{target_seen / xs[-1]:.1f}x further; interval: {len(close)} close fits, residual "
+        f"{best[3]:.3f}, spread {spread:.3f}"
+    )
+    return Prediction(metric, _clip(value), _clip(lo), _clip(hi), note)
+
+
+def record(prediction: Prediction, actual_val: float | None, actual_test: float | None) -> dict:
+    """What a finished run stores as predicted vs actual (the run's `extra.prediction`)."""
+    out = prediction.to_dict()
+    out["actual_val"] = actual_val
+    out["actual_test"] = actual_test
+    out["error_val"] = (
+        None if actual_val is None or prediction.value is None else actual_val - prediction.value
+    )
+    out["inside"] = (
+        None
+        if actual_val is None or prediction.low is None or prediction.high is None
+        else prediction.low <= actual_val <= prediction.high
+    )
+    return out
+
+
+def past_errors(
+    runs: Iterable[Mapping[str, Any]], host: str | None = None, metric: str | None = None
+) -> list[float]:
+    """actual - predicted (validation) of the stored predictions of earlier searches, on this
+    machine when `host` is given, of `metric` when given."""
+    errors = []
+    for r in runs:
+        if host and r.get("host") and r["host"] != host:
+            continue
+        extra = r.get("extra")
+        pred = extra.get("prediction") if isinstance(extra, Mapping) else None
+        if not isinstance(pred, Mapping) or (metric and pred.get("metric") != metric):
+            continue
+        err = pred.get("error_val")
+        if isinstance(err, (int, float)) and math.isfinite(err):
+            errors.append(float(err))
+    return errors
+
+
+def past_error(runs: Iterable[Mapping[str, Any]], host: str | None = None) -> dict[str, Any]:
+    """The median |predicted - actual| of earlier predictions (see `past_errors`): shown next
+    to each new prediction."""
+    errors = [abs(e) for e in past_errors(runs, host)]
+    if not errors:
+        return {"n": 0, "median_abs_error": None}
+    return {"n": len(errors), "median_abs_error": statistics.median(errors)}
+
+
+def with_history(p: Prediction, errors: Sequence[float]) -> Prediction:
+    """The curve's prediction corrected by the user's own history on this dataset and machine:
+    shifted by the median past error and widened to cover the middle of its spread. Unchanged
+    without history (or for an unknown value)."""
+    if not errors or p.value is None or p.low is None or p.high is None:
+        return p
+    shift = statistics.median(errors)
+    spread = statistics.median(abs(e - shift) for e in errors) * 2 if len(errors) > 1 else 0.0
+    return Prediction(
+        p.metric,
+        _clip(p.value + shift),
+        _clip(min(p.low + shift, p.value + shift - spread)),
+        _clip(max(p.high + shift, p.value + shift + spread)),
+        f"{p.method}; shifted {shift:+.3f} by the median error of {len(errors)} past "
+        "prediction(s) on this dataset here",
+    )

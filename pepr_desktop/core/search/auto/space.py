@@ -1,0 +1,128 @@
+"""The search space of `pepr auto`: arms (a model at an input size, costed by the probe) and
+recipes (imbalance handling, augmentation, schedule, learning rate, label smoothing), as Optuna
+distributions, and the points tried first.
+
+The points tried first are the recipes that worked on this kind of data before (the recipe search
+of core/search/tune.py: class weights + light augmentation + cosine; balanced sampling + one-cycle
++ label smoothing), then the paper's protocol as the reference; the sampler (TPE) explores from
+there. Small images get upscaled arms too: a standard CNN that downsamples 32x sees a 28 px image
+as one pixel at its last stage, and doubling the side often buys accuracy that no recipe does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+UPSCALE_BELOW = 64  # images smaller than this also get an arm at twice their side
+LR_RANGE = (2e-4, 3e-3)
+IMBALANCE = ("none", "weights", "balanced")
+AUGMENT = ("none", "light")
+SCHEDULE = ("constant", "cosine", "onecycle")
+SMOOTHING = (0.0, 0.1)
+
+PAPER = {
+    "imbalance": "none",
+    "augment": "none",
+    "schedule": "constant",
+    "lr": 5e-4,
+    "label_smoothing": 0.0,
+}
+# most promising first: the budget may end the search before the last one
+SEED_RECIPES: tuple[dict[str, Any], ...] = (
+    {"imbalance": "weights", "augment": "light", "schedule": "cosine", "lr": 1e-3,
+     "label_smoothing": 0.0},
+    {"imbalance": "balanced", "augment": "light", "schedule": "onecycle", "lr": 2e-3,
+     "label_smoothing": 0.1},
+    PAPER,
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One model at one input size, with the probe's costs on this machine."""
+
+    model: str
+    image_size: int
+    pretrained: bool
+    step_s: float  # one training step at the search's batch size
+    eval_s_per_image: float
+    memory_mb: float
+    upscaled: bool = False
+    prior_acc: float | None = None  # the recommender's expected accuracy: a weak prior
+    prior_source: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.model}@{self.image_size}"
+
+    def epoch_s(self, train_images: int, eval_images: int, batch_size: int) -> float:
+        """Predicted seconds of one epoch: the training steps and the evaluation."""
+        batches = max(1, train_images // batch_size)
+        return batches * self.step_s + eval_images * self.eval_s_per_image
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "key": self.key}
+
+
+def upscaled_sizes(native: int) -> list[int]:
+    """Input sizes beyond the images' own that the search also tries."""
+    return [2 * native] if native < UPSCALE_BELOW else []
+
+
+def distributions(arms: Sequence[Arm]) -> dict[str, Any]:
+    """The Optuna distributions of one study (fixed for its life)."""
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+    )
+
+    return {
+        "arm": CategoricalDistribution([a.key for a in arms]),
+        "imbalance": CategoricalDistribution(list(IMBALANCE)),
+        "augment": CategoricalDistribution(list(AUGMENT)),
+        "schedule": CategoricalDistribution(list(SCHEDULE)),
+        "lr": FloatDistribution(*LR_RANGE, log=True),
+        "label_smoothing": CategoricalDistribution(list(SMOOTHING)),
+    }
+
+
+def seed_points(arms: Sequence[Arm]) -> list[dict[str, Any]]:
+    """The trials enqueued before the sampler takes over, most informative first: the best
+    recipe on the first arm, on the same model upscaled, and on the next model; then the other
+    seed recipes on the first arm, the paper's protocol last. `arms` come best prior first."""
+    if not arms:
+        return []
+    first = arms[0]
+    order = [first]
+    up = next((a for a in arms if a.model == first.model and a.upscaled != first.upscaled), None)
+    other = next((a for a in arms if a.model != first.model), None)
+    order += [a for a in (up, other) if a is not None]
+    points = [{"arm": a.key, **SEED_RECIPES[0]} for a in order]
+    points += [{"arm": first.key, **r} for r in SEED_RECIPES[1:]]
+    return points
+
+
+def overrides(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The TrainConfig fields of one point of the recipe space."""
+    imb = params.get("imbalance", "none")
+    return {
+        "class_weights": "auto" if imb == "weights" else "none",
+        "sampler": "balanced" if imb == "balanced" else "shuffle",
+        "augment": params.get("augment", "none"),
+        "schedule": params.get("schedule", "constant"),
+        "lr": float(params.get("lr", PAPER["lr"])),
+        "label_smoothing": float(params.get("label_smoothing", 0.0)),
+    }
+
+
+def recipe_name(params: Mapping[str, Any]) -> str:
+    """A short label: 'paper protocol' or e.g. 'weights+light+cosine lr 1e-03'."""
+    recipe = {k: params.get(k) for k in PAPER}
+    if recipe == PAPER:
+        return "paper protocol"
+    parts = [str(params.get("imbalance")), str(params.get("augment")), str(params.get("schedule"))]
+    name = "+".join(p for p in parts if p not in ("none", "constant")) or "plain"
+    ls = float(params.get("label_smoothing") or 0.0)
+    return f"{name} lr {float(params.get('lr', 0)):.0e}" + (f" ls {ls:g}" if ls else "")
