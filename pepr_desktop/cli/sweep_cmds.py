@@ -7,9 +7,12 @@ workers), so `pepr runs`, `pepr compare` and the GUI show sweeps like any other 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import os
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from pepr_desktop.cli._common import (
@@ -31,6 +34,30 @@ from pepr_desktop.cli.run_output import stop_on_sigint
 from pepr_desktop.core.errors import UserError
 
 PROGRESS_EVERY_S = 10.0  # between epochs, a progress line at most this often
+
+
+@contextlib.contextmanager
+def stdout_for_result_only() -> Iterator[None]:
+    """Whatever is written to stdout inside goes to stderr, so that stdout carries the result
+    alone (`--json` parses). Ray print()s cluster errors ("the node ... has been marked dead")
+    to sys.stdout from a thread of its own, and its C++ core may write to file descriptor 1:
+    both are moved, Python's sys.stdout and descriptor 1, until the block ends."""
+    sys.stdout.flush()
+    saved_stdout = sys.stdout
+    try:
+        saved_fd: int | None = os.dup(1)
+        os.dup2(2, 1)
+    except OSError:  # descriptor 1 is closed: Python's level only
+        saved_fd = None
+    sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        sys.stdout = saved_stdout
+        if saved_fd is not None:
+            os.dup2(saved_fd, 1)
+            os.close(saved_fd)
 
 
 def non_negative_float(text: str) -> float:
@@ -118,8 +145,9 @@ def _recommended(args: argparse.Namespace, store: Any, base: Any) -> list[Any]:
     """The K best fitting models of `pepr recommend` (with its pretrained choice and size)."""
     from dataclasses import replace
 
+    from pepr_desktop.core.budget import Budget
     from pepr_desktop.core.data import registry as datasets
-    from pepr_desktop.core.search.recommend import Budget, recommend
+    from pepr_desktop.core.search.recommend import recommend
 
     info = datasets.resolve(args.data, store)
     budget = Budget(args.energy_wh, args.time_min, args.memory_mb)
@@ -149,13 +177,14 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from pepr_desktop.core.events import EpochEnded, RunFinished
     from pepr_desktop.core.sweeps import driver as sweep
+    from pepr_desktop.core.sweeps.jobs import node_label
     from pepr_desktop.core.training.config import Control
 
     ray_opts = args.address or args.num_gpus is not None or args.num_cpus is not None
     if ray_opts and (args.backend == "local" or (args.backend is None and not args.resume)):
         raise UserError("--address, --num-cpus and --num-gpus are for --backend ray.")
     control = Control()
-    with open_store(args) as store:
+    with stdout_for_result_only(), open_store(args) as store:
         if args.resume:
             if args.data:
                 raise UserError(
@@ -178,13 +207,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 ):
                     if isinstance(ev, sweep.JobPlaced):
                         where = f"{ev.host} {ev.device} ({ev.device_name}), {ev.energy_method}"
+                        if ev.node_id:
+                            where += f", Ray node {node_label(ev.node())}"
                         print(f"job {u.job}: run {u.run_id} on {where}", file=sys.stderr)
                     elif isinstance(ev, RunFinished) and ev.status != "finished":
                         why = f": {ev.message}" if ev.message else ""
                         print(f"job {u.job}: run {u.run_id} {ev.status}{why}", file=sys.stderr)
                     print(u.progress.line(), file=sys.stderr)
                     last_line = now
-        summary = sweep.summarize(store, sweep_id)
+        summary = sweep.summarize(store, sweep_id)  # Ray is disconnected by now
     if args.json:
         print_json(clean_for_json(summary))
     else:
@@ -194,6 +225,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def print_summary(s: dict[str, Any]) -> None:
+    from pepr_desktop.core.sweeps.jobs import node_label
+
     counts = ", ".join(f"{v} {k}" for k, v in sorted(s["counts"].items()))
     print(f"sweep {s['id']} on {s['dataset']} ({s['backend']}): {s['status']}; {counts}")
     pepr: dict[int, Any] = {}
@@ -207,7 +240,7 @@ def print_summary(s: dict[str, Any]) -> None:
                 j["model"],
                 j["run_id"] if j["run_id"] is not None else "-",
                 j["status"] + (f" ({j['reason']})" if j["reason"] else ""),
-                j["host"] or "-",
+                node_label(j.get("node")) or j["host"] or "-",
                 j["device"] or "-",
                 j["energy_method"] or "-",
                 j["test_acc"],
@@ -217,7 +250,7 @@ def print_summary(s: dict[str, Any]) -> None:
             ]
             for j in s["jobs"]
         ],
-        ["job", "model", "run", "status", "host", "device", "meter", "test acc", "time s",
+        ["job", "model", "run", "status", "where", "device", "meter", "test acc", "time s",
          "energy Wh", "PePR-E"],
     )  # fmt: skip
     for j in s["jobs"]:

@@ -119,3 +119,42 @@ def test_mistakes_exit_2_with_one_line(args, message, tmp_path: Path, capsys) ->
     err = capsys.readouterr().err
     assert rc == 2
     assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_stdout_carries_the_result_alone(capfd) -> None:
+    """Inside the guard, Ray's print() from its own thread and a write to descriptor 1 (its C++
+    core) land on stderr; after it, stdout is the result's again (issue 18)."""
+    import threading
+
+    from pepr_desktop.cli.sweep_cmds import stdout_for_result_only
+
+    def ray_like() -> None:
+        print("(raylet) The node with node id: 1234 has been marked dead")
+        os.write(1, b"core worker: lost the raylet\n")
+
+    with stdout_for_result_only():
+        t = threading.Thread(target=ray_like)
+        t.start()
+        t.join()
+    print('{"ok": true}')
+    out, err = capfd.readouterr()
+    assert json.loads(out) == {"ok": True}
+    assert "has been marked dead" in err and "lost the raylet" in err
+
+
+def test_runs_table_names_the_ray_node_only_when_there_is_one(tmp_path: Path, capsys) -> None:
+    from pepr_desktop.core.store import Store
+
+    db = tmp_path / "p.sqlite"
+    with Store(db) as store:
+        store.create_run(dataset="sample", model=TINY_MODEL, status="finished")
+    assert main(["--db", str(db), "runs"]) == 0
+    assert "node" not in capsys.readouterr().out.splitlines()[0]  # local runs only: no column
+
+    node = {"id": "f85b16fcb916a961", "ip": "10.0.0.2", "host": "gpu-2", "pid": 4321}
+    with Store(db) as store:
+        store.create_run(dataset="sample", model=TINY_MODEL, status="finished", node=node)
+    assert main(["--db", str(db), "runs"]) == 0
+    header, _, local, remote = capsys.readouterr().out.splitlines()
+    assert header.split()[-1] == "node"
+    assert remote.endswith("f85b16fc (gpu-2, pid 4321)") and "f85b16fc" not in local

@@ -35,7 +35,7 @@ OTHER_DB = "Or choose another database (File > Open database in the app, --db on
 log = logging.getLogger(__name__)
 
 GUI_PACKAGE = "pepr_desktop.gui"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 15_000
 ACTIVE = ("running",)
 FINAL_STATUSES = ("finished", "stopped", "failed", "interrupted")
@@ -599,7 +599,7 @@ class Store:
         return fields
 
     def _decode_run(self, row: dict[str, Any]) -> dict[str, Any]:
-        row = _decode_json(row, ("config", "extra", "evaluation"))
+        row = _decode_json(row, ("config", "extra", "evaluation", "node"))
         row["checkpoint"] = _from_stored(row.get("checkpoint"), self.data_dir)
         return row
 
@@ -657,8 +657,17 @@ def _v2_to_v3(db: sqlite_utils.Database, data_dir: Path) -> None:
             db.execute(f"UPDATE {table} SET {col}=? WHERE {key}=?", [stored, k])
 
 
+def _v3_to_v4(db: sqlite_utils.Database, data_dir: Path) -> None:
+    """v4: which node and worker process trained a run that another process records (a Ray
+    sweep job, issue 18): `node`, JSON {"id", "ip", "host", "pid"}. `pid` stays the writer's (the
+    sweep driver: what liveness checks); NULL for a run trained by the process that writes it."""
+    runs = db["runs"]
+    if "node" not in {c.name for c in runs.columns}:
+        runs.add_column("node", str)
+
+
 # from version -> function bringing it to version+1
-MIGRATIONS: dict[int, Any] = {1: _v1_to_v2, 2: _v2_to_v3}
+MIGRATIONS: dict[int, Any] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def _to_stored(value: Any, data_dir: Path) -> Any:

@@ -13,8 +13,13 @@ here);
 this module picks the backend, and ray_backend never imports it.
 
 A sweep is a row of the `sweeps` table (its spec as JSON); its runs carry `runs.sweep_id` and their
-job index in `config.extra.sweep_job`. Running a sweep runs the jobs that are not done yet, so
-`--resume SWEEP_ID` is the same call on an existing id.
+job index in `config.extra.sweep_job`, and a Ray job's run its node and worker (`runs.node`).
+Running a sweep runs the jobs that are not done yet, so `--resume SWEEP_ID` is the same call on an
+existing id.
+
+A caller that picks each next job from the results so far (a budgeted search) drives the pieces
+itself: `ray_backend.RayJobs` (submit / next / cancel, one job at a time) or `job_events` in this
+process, and a `SweepDriver` (`add_job`, then `handle` for every message) to record them.
 """
 
 from __future__ import annotations
@@ -67,6 +72,10 @@ def validate(spec: SweepSpec, store: Store) -> Any:
         raise UserError(f"--num-cpus must be a positive number, not {spec.num_cpus!r}.")
     if not (math.isfinite(spec.num_gpus) and spec.num_gpus >= 0):
         raise UserError(f"--num-gpus must be 0 or more, not {spec.num_gpus!r}.")
+    if isinstance(spec.concurrent, bool) or not isinstance(spec.concurrent, int):
+        raise UserError(f"concurrent trials must be a whole number, not {spec.concurrent!r}.")
+    if spec.concurrent < 0:
+        raise UserError(f"concurrent trials must be 0 (chosen) or more, not {spec.concurrent}.")
     from pepr_desktop.core.models.build import check_model_name
 
     for cfg in spec.configs():
@@ -171,6 +180,13 @@ class SweepDriver:
             _MeterInfo(settings, getattr(settings, "intensity", None)) if settings else None
         )
 
+    def add_job(self, index: int, cfg: TrainConfig) -> None:
+        """One more job to record (a search submits its trials one by one: `RayJobs.submit`)."""
+        if index in self.jobs:
+            raise ValueError(f"job {index} is already known")
+        self.jobs[index] = _Job(index, cfg)
+        self.total += 1
+
     def handle(self, index: int, item: Any) -> SweepUpdate | None:
         """Record one message of job `index`; the update for the consumer (None: nothing new)."""
         from pepr_desktop.core.training.runner import RunRecorder
@@ -186,6 +202,7 @@ class SweepDriver:
                 device=item.device,
                 device_name=item.device_name,
                 host=item.host,
+                node=item.node(),  # the Ray node and worker; None in this process
                 energy_method=item.energy_method,
                 config=cfg.to_dict(),
                 epochs_planned=cfg.epochs,
@@ -453,6 +470,11 @@ def run_sweep(
                 stream = ray_backend.run_jobs(
                     [(j.index, j.cfg) for j in todo], arrays, spec, control=control, job_fn=job_fn
                 )
+            elif spec.concurrent != 1 and job_fn is None:
+                from pepr_desktop.core.sweeps import concurrent
+
+                jobs = [(j.index, j.cfg) for j in todo]
+                stream = concurrent.spec_jobs(jobs, arrays, spec, control)
             else:
                 stream = _run_local(todo, arrays, spec, control, job_fn or job_events)
             for index, item in stream:
@@ -514,6 +536,7 @@ def summarize(store: Store, sweep_id: str) -> dict[str, Any]:
                 "reason": (r.get("reason") or "") if r else "",
                 "message": (r.get("message") or "") if r else "",
                 "host": r.get("host") if r else None,
+                "node": r.get("node") if r else None,
                 "device": r.get("device") if r else None,
                 "device_name": r.get("device_name") if r else None,
                 "energy_method": r.get("energy_method") if r else None,

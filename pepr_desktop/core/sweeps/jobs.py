@@ -24,13 +24,31 @@ JOB_KEY = "sweep_job"  # a sweep run's job index, in its config's `extra`
 
 @dataclass(frozen=True)
 class JobPlaced:
-    """A job's first message: where it runs. The driver creates the job's run from it."""
+    """A job's first message: where it runs. The driver creates the job's run from it.
+
+    `host` and `pid` are the process that trains (a Ray worker's, not the driver's); `node_id` and
+    `node_ip` the Ray node it runs on ("" in the driver's own process: the local backend)."""
 
     host: str
     device: str
     device_name: str
     energy_method: str
     pid: int
+    node_id: str = ""
+    node_ip: str = ""
+
+    def node(self) -> dict[str, Any] | None:
+        """What the run's `node` column stores; None when the job runs in the driver."""
+        if not self.node_id:
+            return None
+        return {"id": self.node_id, "ip": self.node_ip, "host": self.host, "pid": self.pid}
+
+
+def node_label(node: Any) -> str:
+    """A stored `node` for tables: its id's first 8 digits, host and worker pid ("" when none)."""
+    if not isinstance(node, dict) or not node.get("id"):
+        return ""
+    return f"{str(node['id'])[:8]} ({node.get('host') or '?'}, pid {node.get('pid') or '?'})"
 
 
 @dataclass(frozen=True)
@@ -53,6 +71,10 @@ class SweepSpec:
     address: str | None = None  # Ray cluster address; None: start a local Ray
     num_cpus: float = 1.0  # Ray resources per job
     num_gpus: float = 0.0
+    # local backend: trials at once on one device (core/sweeps/concurrent.py); 0: chosen from
+    # `trial_memory_mb` (the memory probe's figure for one trial) and the device's free memory
+    concurrent: int = 1
+    trial_memory_mb: float | None = None
 
     def configs(self) -> list[TrainConfig]:
         return [TrainConfig.from_dict(j) for j in self.jobs]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -115,3 +116,34 @@ def test_v1_database_migrates_without_loss(tmp_path: Path) -> None:
     assert migrated["test_acc"] == 0.8 and migrated["evaluation"] is None
     assert migrated["sweep_id"] is None and "sweeps" in store.db.table_names()
     assert store.epochs(1)[0]["train_loss"] == 0.3
+    assert migrated["node"] is None  # v4 (issue 18): trained by the process that wrote it
+
+
+def test_v3_database_gains_the_node_of_each_run(tmp_path: Path) -> None:
+    """v3 -> v4: a `node` column (where a Ray job trained), NULL for the runs already there;
+    a run created with its node reads it back as written."""
+    import sqlite_utils
+
+    from pepr_desktop.core.store import MIGRATIONS
+    from pepr_desktop.core.store import Store as S
+
+    db_path = tmp_path / "v3.sqlite"
+    db = sqlite_utils.Database(db_path)
+    S._create_v1(type("V1", (), {"db": db})())
+    for step in (1, 2):  # the v3 schema as the releases before this one made it
+        MIGRATIONS[step](db, tmp_path / "v3_files")
+    db["meta"].insert({"key": "schema_version", "value": "3"}, pk="key")
+    db["runs"].insert({"status": "finished", "model": "m", "dataset": "d", "test_acc": 0.7})
+    assert "node" not in {c.name for c in db["runs"].columns}
+    db.conn.close()
+
+    node = {"id": "ab" * 28, "ip": "10.0.0.7", "host": "gpu-7", "pid": 4242}
+    with Store(db_path) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 4
+        old = store.runs()[0]
+        assert old["test_acc"] == 0.7 and old["node"] is None
+        new_id = store.create_run(dataset="d", model="m", host="gpu-7", node=node)
+    with Store(db_path, readonly=True) as store:
+        run = store.get_run(new_id)
+        assert run["node"] == node and run["host"] == "gpu-7"
+        assert run["pid"] == os.getpid()  # the writer's pid (liveness), not the worker's

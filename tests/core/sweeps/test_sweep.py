@@ -64,6 +64,7 @@ def test_local_sweep_failed_job_then_resume_reruns_only_it(store: Store, monkeyp
     assert bad["status"] == "failed" and "simulated failure in job 1" in bad["message"]
     run = store.get_run(ok["run_id"])
     assert run["sweep_id"] == sid and run["host"] == socket.gethostname()
+    assert run["node"] is None and ok["node"] is None  # trained in the driver: no Ray node
     assert run["device"] == "cpu" and run["params"] > 0
     assert len(store.epochs(ok["run_id"])) == 1
     assert updates[-1].progress.done == 1 and updates[-1].progress.failed == 1
@@ -221,6 +222,14 @@ def test_ray_sweep_streams_every_job_to_the_driver(ray_local, store: Store, tmp_
     # the worker processes sent events: their pids are not ours
     placed = [u.event for u in updates if isinstance(u.event, sweep.JobPlaced)]
     assert len(placed) == 4 and all(p.pid != os.getpid() for p in placed)
+    # each run names the Ray node and the worker process that trained it
+    here = ray_local.get_runtime_context().get_node_id()
+    worker_pids = {u.run_id: u.event.pid for u in updates if isinstance(u.event, sweep.JobPlaced)}
+    for j in s["jobs"]:
+        node = store.get_run(j["run_id"])["node"]
+        assert node["id"] == here and node["ip"] and node["host"] == socket.gethostname()
+        assert node["pid"] == worker_pids[j["run_id"]] != os.getpid()
+        assert j["node"] == node
     # two CPUs, one per job: jobs overlapped and the summary says their energy is shared
     assert any("at the same time on one machine" in w for w in s["warnings"])
 
@@ -272,6 +281,47 @@ def test_ray_stop_cancels_running_jobs(ray_local, store: Store) -> None:
     started = [j for j in s["jobs"] if j["run_id"] is not None]
     assert started and all(j["status"] == "stopped" for j in started), s["jobs"]
     assert all(j["status"] in ("stopped", "pending") for j in s["jobs"])
+
+
+def test_ray_jobs_one_at_a_time_recorded_by_the_caller(ray_local, store: Store) -> None:
+    """What a search does (issue 18): submit a job whenever it wants, read its events, cancel
+    the one it prunes, record everything itself (`SweepDriver.add_job` + `handle`)."""
+    from pepr_desktop.core.sweeps.ray_backend import RayJobs
+
+    def body(cfg, arrays, settings, control):
+        if cfg.seed == 1:  # a trial the caller prunes: it would run a minute
+            import time
+
+            yield sweep.JobPlaced(socket.gethostname(), "cpu", "x", "unavailable", os.getpid())
+            time.sleep(60)
+        yield from fake_body(cfg, arrays, settings, control)
+
+    from pepr_desktop.core.data import registry
+
+    spec = sweep.make_spec(BASE, [], backend="ray")
+    info = registry.resolve("sample", store)
+    driver = sweep.SweepDriver(store, "search-1", spec, info, [], 0)
+    ended: dict[int, str] = {}
+    with RayJobs(spec, None, job_fn=body) as pool:
+        for index, seed in enumerate((0, 1)):
+            cfg = replace(BASE, model=TINY_MODEL, seed=seed)
+            driver.add_job(index, cfg)
+            pool.submit(index, cfg)
+            while index not in ended:
+                msg = pool.next(timeout=30)
+                assert msg is not None, "no message from Ray within 30 s"
+                u = driver.handle(*msg)
+                if u is not None and isinstance(u.event, sweep.JobPlaced) and msg[0] == 1:
+                    pool.cancel(1)  # pruned
+                if u is not None and isinstance(u.event, RunFinished):
+                    ended[msg[0]] = u.event.status
+        assert ended == {0: "finished", 1: "stopped"}
+    runs = {r["id"]: r for r in store.runs(sweep_id="search-1")}
+    assert sorted(r["status"] for r in runs.values()) == ["finished", "stopped"]
+    assert all(
+        r["node"]["id"] == ray_local.get_runtime_context().get_node_id() for r in runs.values()
+    )
+    assert driver.progress().total == 2
 
 
 def test_compare_warns_on_mixed_devices_and_methods() -> None:
