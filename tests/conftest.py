@@ -26,6 +26,9 @@ def _isolated_user_files(tmp_path_factory: pytest.TempPathFactory, monkeypatch) 
     monkeypatch.setenv("PEPR_DB", str(base / "default.sqlite"))
     monkeypatch.setenv("PEPR_CACHE", str(base / "cache"))
     monkeypatch.setenv("PEPR_LOG_DIR", str(base / "logs"))
+    monkeypatch.setenv("PEPR_CONFIG", str(base / "config.toml"))  # the settings file
+    for name in ("REGION", "PUE", "CARBON_INTENSITY", "CPU_WATTS", "DEVICE"):
+        monkeypatch.delenv(f"PEPR_{name}", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
@@ -96,3 +99,21 @@ def write_npz(
         arrays[f"{split}_labels"] = (np.arange(n) % classes).reshape(-1, 1).astype(np.uint8)
     np.savez(path, **arrays)
     return path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `gpu` skip where CUDA is absent (CI, the CPU machines): only the GPU check's
+    `pytest -m gpu` on a lent GPU runs them."""
+    gpu_items = [i for i in items if i.get_closest_marker("gpu")]
+    if not gpu_items:
+        return
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    except ImportError:
+        cuda = False
+    if not cuda:
+        skip = pytest.mark.skip(reason="needs CUDA")
+        for item in gpu_items:
+            item.add_marker(skip)

@@ -29,7 +29,9 @@ COMMAND_MODULES = (
     "pepr_desktop.cli.meter_cmds",
     "pepr_desktop.cli.resume_cmds",
     "pepr_desktop.cli.sweep_cmds",
+    "pepr_desktop.cli.auto_cmds",
     "pepr_desktop.cli.db_cmds",
+    "pepr_desktop.cli.config_cmds",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -70,14 +72,41 @@ def build_parser() -> argparse.ArgumentParser:
         description="PePR Desktop: choose, train and compare models under a compute budget.",
     )
     parser.add_argument("--version", action="version", version=f"pepr-desktop {__version__}")
-    parser.add_argument(
-        "--db", metavar="PATH", help="database file (default: $PEPR_DB or the user data dir)"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    _add_global_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    _global_options_everywhere(parser)
     return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, top: bool) -> None:
+    """The options every command takes; below the top, absent ones leave the top's value."""
+    below = argparse.SUPPRESS
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        default=None if top else below,
+        help="database file (default: $PEPR_DB, else `db` in the settings file, else the user "
+        "data dir)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=False if top else below,
+        help="log details to stderr",
+    )
+
+
+def _global_options_everywhere(parser: argparse.ArgumentParser) -> None:
+    """`--db` and `-v` also after the sub-command (`pepr runs --db X`): every sub-command parser
+    gets them with SUPPRESS as default, so where absent they leave the top-level value alone."""
+    for action in parser._actions:  # argparse keeps sub-parsers only here
+        if isinstance(action, argparse._SubParsersAction):
+            for child in {id(p): p for p in action.choices.values()}.values():  # aliases once
+                _add_global_options(child, top=False)
+                _global_options_everywhere(child)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,6 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        if getattr(args, "uses_settings", True):  # `pepr config` reads the file itself
+            from pepr_desktop.cli.options import apply_settings
+
+            apply_settings(args)
         return int(args.func(args) or 0)
     except UserError as exc:
         print(f"pepr {args.command}: error: {exc}", file=sys.stderr)

@@ -6,7 +6,8 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,13 +88,46 @@ def fmt(v: Any, digits: int = 3) -> str:
 
 
 def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
-    """A plain aligned text table (no dependency for something this small)."""
-    cells = [[str(h) for h in headers]] + [[fmt(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    for n, r in enumerate(cells):
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
-        if n == 0:
-            print("  ".join("-" * w for w in widths))
+    """An aligned text table (tabulate's "simple" style): cells as `fmt` writes them, numeric
+    columns right-aligned, None as n/a."""
+    from tabulate import tabulate
+
+    def numeric(i: int) -> bool:
+        vals = [r[i] for r in rows if r[i] is not None]
+        return bool(vals) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals
+        )
+
+    align = ["right" if numeric(i) else "left" for i in range(len(headers))]
+    cells = [[fmt(c) for c in r] for r in rows]
+    heads = [str(h) for h in headers]
+    text = tabulate(cells, heads, "simple", disable_numparse=True, colalign=align)
+    print("\n".join(line.rstrip() for line in text.splitlines()))
+
+
+@contextmanager
+def progress_bar(desc: str, enabled: bool = True) -> Iterator[Callable[[int, int, str], None]]:
+    """A tqdm bar on stderr for work that reports (done, total, name). tqdm hides it when stderr
+    is no terminal, so CI logs and pipes get no carriage-return lines; `enabled=False` (--json)
+    hides it always."""
+    from tqdm import tqdm
+
+    bar: Any = None
+
+    def update(done: int, total: int, name: str) -> None:
+        nonlocal bar
+        if bar is None:
+            disable = None if enabled else True  # None: off unless stderr is a terminal
+            bar = tqdm(total=total, desc=desc, file=sys.stderr, leave=False, disable=disable)
+        bar.total, bar.n = total, done
+        bar.set_postfix_str(name, refresh=False)
+        bar.refresh()
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def comma_list(text: str) -> list[str]:

@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--seconds", type=float, default=3.0, help="live readout length (0 = report only)"
     )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: settings, else auto)")
     p.add_argument("--period", type=positive_float, default=0.5, help="seconds between readings")
     p.add_argument("--cpu-watts", type=positive_float, help="CPU power for the estimate (W)")
     p.add_argument("--region", help="region for the carbon intensity, e.g. DE, DEU, US-CA")

@@ -4,7 +4,12 @@
 
 The options' choices come from core/training/config.py, their one definition (`TrainConfig.validate`
 checks against the same tuples); that module imports neither numpy nor torch, so `pepr --help`
-stays fast.
+stays fast. timm's spellings are accepted beside ours (`--img-size`, `--smoothing`, `--sched`, `-b`;
+`-m` and `--initial-checkpoint` where a command has `--model` / `--weights`): `TIMM_ALIASES`.
+
+Options that the settings file also sets (region, PUE, carbon intensity, CPU watts, device, the
+database) default to None here; `apply_settings` fills what no flag gave from the environment, the
+file or the default (core/config.py), before any command runs.
 """
 
 from __future__ import annotations
@@ -16,18 +21,38 @@ from pepr_desktop.cli._common import fraction, non_negative_int, positive_float,
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.training.config import AUGMENTS, CLASS_WEIGHTS, SAMPLERS, SCHEDULES
 
+# timm's train.py spellings, accepted as aliases of ours (same option, same dest)
+TIMM_ALIASES: dict[str, tuple[str, ...]] = {
+    "--image-size": ("--img-size",),
+    "--label-smoothing": ("--smoothing",),
+    "--schedule": ("--sched",),
+    "--weights": ("--initial-checkpoint",),
+    "--batch-size": ("-b",),
+    "--model": ("-m",),
+}
+DEVICE_HELP = "auto, cpu, cuda or cuda:N (default: settings file, else auto)"
+
+
+def flag(name: str) -> tuple[str, ...]:
+    """An option's spellings: ours first (it names the dest), then timm's."""
+    return (name, *TIMM_ALIASES.get(name, ()))
+
 
 def add_training_options(p: argparse.ArgumentParser) -> None:
     """Options shared by `train`, `sweep` and `recommend` (defaults: the paper's protocol)."""
     p.add_argument("--epochs", type=positive_int, default=10, help="epochs (default 10)")
-    p.add_argument("--batch-size", type=positive_int, default=32, help="batch size (default 32)")
+    p.add_argument(
+        *flag("--batch-size"), type=positive_int, default=32, help="batch size (default 32)"
+    )
     p.add_argument("--lr", type=positive_float, default=5e-4, help="Adam learning rate (5e-4)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--device", help=DEVICE_HELP)
     p.add_argument(
         "--data-fraction", type=fraction, default=1.0, help="stratified share of training data"
     )
     p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
-    p.add_argument("--image-size", type=positive_int, help="resize images to N px on the device")
+    p.add_argument(
+        *flag("--image-size"), type=positive_int, help="resize images to N px on the device"
+    )
     p.add_argument(
         "--class-weights",
         choices=CLASS_WEIGHTS,
@@ -48,13 +73,13 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
         help="light: random flips and small affine on the device",
     )
     q.add_argument(
-        "--schedule",
+        *flag("--schedule"),
         choices=SCHEDULES,
         default="constant",
         help="learning-rate schedule, stepped per batch (default constant)",
     )
     q.add_argument(
-        "--label-smoothing", type=float, default=0.0, metavar="X", help="e.g. 0.1 (default 0)"
+        *flag("--label-smoothing"), type=float, default=0.0, metavar="X", help="e.g. 0.1 (0)"
     )
     q.add_argument(
         "--early-stop",
@@ -98,7 +123,7 @@ def config_from_args(args: argparse.Namespace, **fields: Any) -> Any:
         "batch_size": args.batch_size,
         "lr": args.lr,
         "seed": args.seed,
-        "device": args.device,
+        "device": args.device or "auto",
         "image_size": args.image_size,
         "data_fraction": args.data_fraction,
         "pretrained": getattr(args, "pretrained", False),
@@ -107,6 +132,20 @@ def config_from_args(args: argparse.Namespace, **fields: Any) -> Any:
         **quality_options(args),
     }
     return TrainConfig(**{**shared, **fields})
+
+
+def apply_settings(args: argparse.Namespace) -> None:
+    """Fill the settings no flag gave (None) from the environment, the settings file or the
+    default, for the options this command has; `--device` falls back to auto."""
+    from pepr_desktop.core import config
+
+    names = [k for k in config.KEYS if hasattr(args, k)]
+    flags = {k: getattr(args, k) for k in names}
+    for name, setting in config.resolve(flags).items():
+        if name in names:
+            setattr(args, name, setting.value)
+    if hasattr(args, "device") and args.device is None:
+        args.device = "auto"
 
 
 def add_meter_options(p: argparse.ArgumentParser) -> None:

@@ -1,8 +1,11 @@
 """Stored runs to a CSV or JSON file: the one export behind `pepr export` and File > Export runs.
 
 Every stored column is written (the same set whoever exports), JSON-valued columns as JSON text in
-CSV, NaN/inf as empty (CSV) or null (JSON). The file is written beside its target and renamed into
-place, so a failed export (disk full, a folder that vanished) leaves no half-written file.
+CSV, NaN/inf as empty (CSV) or null (JSON). Times are ISO 8601 with the UTC offset
+("2025-03-01T14:05:09.120+01:00"), and every measured column names its unit (energy_j, co2_g,
+train_time_s, peak_mem_mb, carbon_intensity_g_per_kwh). The file is written beside its target and
+renamed into place, so a failed export (disk full, a folder that vanished) leaves no half-written
+file. CodeCarbon's emissions.csv and MLflow are in codecarbon.py and mlflow.py.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,27 @@ from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.store import RUN_COLUMNS
 
 FORMATS = ("csv", "json")
+TIMESTAMPS = ("created_at", "updated_at", "pid_started")  # stored as Unix seconds
+EXPORT_NAMES = {"carbon_intensity": "carbon_intensity_g_per_kwh"}  # stored names without a unit
+
+
+def iso_time(t: float | None) -> str | None:
+    """Unix seconds as local ISO 8601 with its UTC offset, to the millisecond."""
+    if t is None or not math.isfinite(t):
+        return None
+    return datetime.fromtimestamp(t, tz=timezone.utc).astimezone().isoformat("T", "milliseconds")
+
+
+def export_name(column: str) -> str:
+    return EXPORT_NAMES.get(column, column)
+
+
+def export_row(run: dict[str, Any]) -> dict[str, Any]:
+    """A stored run as exported: ISO times, unit-bearing names (epochs kept as they are)."""
+    return {
+        export_name(k): iso_time(v) if k in TIMESTAMPS and isinstance(v, (int, float)) else v
+        for k, v in run.items()
+    }
 
 
 def finite_or_none(obj: Any) -> Any:
@@ -35,10 +60,10 @@ def finite_or_none(obj: Any) -> Any:
 
 
 def columns_of(runs: Sequence[dict[str, Any]]) -> list[str]:
-    """The stored columns, in the store's order, then any others the rows carry."""
-    cols = list(RUN_COLUMNS)
+    """The stored columns (export names), in the store's order, then any others the rows carry."""
+    cols = [export_name(c) for c in RUN_COLUMNS]
     for r in runs:
-        cols += [k for k in r if k not in cols and k != "epochs"]
+        cols += [n for n in map(export_name, r) if n not in cols and n != "epochs"]
     return cols
 
 
@@ -55,15 +80,27 @@ def write_runs(path: Path, runs: Sequence[dict[str, Any]], fmt: str = "csv") -> 
     """Write `runs` (each may carry its `epochs` for JSON) to `path`; the number written."""
     if fmt not in FORMATS:
         raise UserError(f"export format must be one of {', '.join(FORMATS)}, not '{fmt}'.")
+    rows = [export_row(r) for r in runs]
+
+    def write(fh: Any) -> None:
+        if fmt == "json":
+            json.dump(finite_or_none(rows), fh, indent=2, allow_nan=False)
+        else:
+            _write_csv(fh, rows)
+
+    write_atomically(path, write)
+    return len(runs)
+
+
+def write_atomically(path: Path, write: Callable[[Any], None]) -> Path:
+    """`write(text file)` into a file beside `path`, renamed into place once complete; a
+    failure leaves nothing behind and is a UserError."""
     path = check_target(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            if fmt == "json":
-                json.dump(finite_or_none(list(runs)), fh, indent=2, allow_nan=False)
-            else:
-                _write_csv(fh, runs)
+            write(fh)
         os.replace(tmp, path)
     except OSError as exc:
         with contextlib.suppress(OSError):
@@ -71,7 +108,7 @@ def write_runs(path: Path, runs: Sequence[dict[str, Any]], fmt: str = "csv") -> 
         raise UserError(
             f"cannot write {path} ({exc.strerror or exc}); free some space or choose another file."
         ) from None
-    return len(runs)
+    return path
 
 
 def _write_csv(fh: Any, runs: Sequence[dict[str, Any]]) -> None:

@@ -2,29 +2,34 @@
 
 The model is deliberately simple and said out loud: power = `tdp_w` x the fraction of CPU time
 that was busy over the interval (system-wide by default, like RAPL's package counter; or this
-process only). The TDP is a setting; its default comes from the physical core count (about 7 W per
-core, at least 15 W: 4 cores ~ 28 W like a laptop i7, 16 cores ~ 112 W like a desktop Ryzen 9).
+process only). The TDP is a setting; its default is this CPU's TDP in CodeCarbon's CPU table, else
+about 7 W per physical core (cpu_tdp.py), and `info()["tdp_source"]` says which.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
 import psutil
 
 from pepr_desktop.core.metering.base import CounterMeter
+from pepr_desktop.core.metering.cpu_tdp import (
+    MIN_TDP_W,
+    WATTS_PER_CORE,
+    core_count_tdp_w,
+    this_cpu,
+)
 
-WATTS_PER_CORE = 7.0
-MIN_TDP_W = 15.0
+__all__ = ["MIN_TDP_W", "WATTS_PER_CORE", "CpuEstimateMeter", "default_tdp_w", "system_busy_s"]
 
 
 def default_tdp_w(physical_cores: int | None = None) -> float:
-    """A rough CPU package power from the core count; users with a datasheet should set theirs."""
-    if physical_cores is None:
-        physical_cores = psutil.cpu_count(logical=False) or max(1, (os.cpu_count() or 2) // 2)
-    return max(MIN_TDP_W, WATTS_PER_CORE * physical_cores)
+    """The TDP the estimate uses when the user set none: this CPU's in the table, else the
+    core-count rule; with `physical_cores` given, the rule for that many cores."""
+    if physical_cores is not None:
+        return core_count_tdp_w(physical_cores)
+    return this_cpu().watts
 
 
 def system_busy_s() -> tuple[float, float]:
@@ -53,7 +58,11 @@ class CpuEstimateMeter(CounterMeter):
         **kw: Any,
     ) -> None:
         super().__init__(**kw)
-        self.tdp_w = float(tdp_w) if tdp_w is not None else default_tdp_w()
+        if tdp_w is None:
+            found = this_cpu()
+            self.tdp_w, self.tdp_source = found.watts, found.source
+        else:
+            self.tdp_w, self.tdp_source = float(tdp_w), "your setting"
         if not self.tdp_w > 0:
             raise ValueError(f"CPU power must be positive, not {tdp_w!r}")
         self.scope = scope
@@ -82,7 +91,12 @@ class CpuEstimateMeter(CounterMeter):
         return {"cpu_util": self.utilisation}
 
     def info(self) -> dict[str, Any]:
-        return {"tdp_w": self.tdp_w, "scope": self.scope, "model": "TDP x CPU utilisation"}
+        return {
+            "tdp_w": self.tdp_w,
+            "tdp_source": self.tdp_source,
+            "scope": self.scope,
+            "model": "TDP x CPU utilisation",
+        }
 
 
 def _process_busy_fn() -> Callable[[], tuple[float, float]]:

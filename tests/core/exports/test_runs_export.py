@@ -49,3 +49,30 @@ def test_bad_targets(tmp_path: Path) -> None:
         write_runs(tmp_path, [], "csv")
     with pytest.raises(UserError, match="does not exist"):
         write_runs(tmp_path / "no" / "x.csv", [], "csv")
+
+
+def test_times_are_iso_and_columns_name_their_units(store: Store, tmp_path: Path) -> None:
+    import csv
+    from datetime import datetime
+
+    from pepr_desktop.core.exports.runs import export_name
+
+    seed_runs(store)
+    store.update_run(1, carbon_intensity=480.6)
+    stored = store.runs()
+    out = tmp_path / "runs.csv"
+    write_runs(out, stored, "csv")
+    rows = list(csv.DictReader(out.open()))
+    assert "carbon_intensity" not in rows[0] and rows[0]["carbon_intensity_g_per_kwh"] == "480.6"
+    assert export_name("energy_j") == "energy_j" and "co2_g" in rows[0]
+    for row, run in zip(rows, stored):
+        for col in ("created_at", "updated_at"):
+            when = datetime.fromisoformat(row[col])
+            assert when.utcoffset() is not None  # the offset is written
+            assert when.timestamp() == pytest.approx(run[col], abs=0.001)
+    write_runs(tmp_path / "runs.json", stored, "json")
+    data = json.loads((tmp_path / "runs.json").read_text())
+    assert datetime.fromisoformat(data[0]["created_at"]).timestamp() == pytest.approx(
+        stored[0]["created_at"], abs=0.001
+    )
+    assert data[0]["carbon_intensity_g_per_kwh"] == 480.6 and "carbon_intensity" not in data[0]

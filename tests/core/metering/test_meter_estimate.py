@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pepr_desktop.core.metering.cpu_estimate import CpuEstimateMeter, default_tdp_w
+from pepr_desktop.core.metering.cpu_tdp import this_cpu
 from pepr_desktop.core.metering.dram import WATTS_PER_GB, DramEstimateMeter
 
 
@@ -20,7 +21,8 @@ def test_default_tdp_from_core_count() -> None:
     assert default_tdp_w(4) == pytest.approx(28.0)
     assert default_tdp_w(16) == pytest.approx(112.0)
     assert default_tdp_w(1) == pytest.approx(15.0)  # floor for tiny machines
-    assert default_tdp_w() >= 15.0
+    # without a core count: this CPU's table TDP, or the rule; the meter uses the same figure
+    assert default_tdp_w() == this_cpu().watts == CpuEstimateMeter().tdp_w > 0
 
 
 def test_cpu_estimate_is_tdp_times_utilisation_times_time() -> None:
@@ -67,9 +69,10 @@ def test_real_system_reading_is_within_tdp() -> None:
 
 
 def test_dram_estimate_per_gb_integrated() -> None:
+    """CodeCarbon 2.x's model, still available: W/GB x memory in use (3.x's: test_meter_dram)."""
     clock = Clock()
     gb = {"v": 8.0}
-    m = DramEstimateMeter(used_gb_fn=lambda: gb["v"], clock=clock)
+    m = DramEstimateMeter(WATTS_PER_GB, used_gb_fn=lambda: gb["v"], clock=clock)
     m.open()
     clock.t = 10.0
     gb["v"] = 16.0  # trapezoid: (3 W + 6 W) / 2 x 10 s
