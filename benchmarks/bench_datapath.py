@@ -2,7 +2,7 @@
 vs the path a user usually writes: medmnist `Dataset` + torchvision transforms + `DataLoader`
 (num_workers 0 and 2), same model, batch size, seed and epochs, for a small model and resnet18 at
 28 px. Goal on CPU: the app is never slower than either path (ratio >= 1.0 within noise, 0.97);
-on a GPU: at least 2x the DataLoader path.
+on a GPU: at least 3x the DataLoader path (issue 21).
 
     .venv/bin/python benchmarks/bench_datapath.py [--quick] [--device cpu|cuda]
 """
@@ -108,13 +108,13 @@ def main() -> int:
             med = {k: statistics.median(v) for k, v in results.items()}
             for ref in ("dl0", "dl2"):
                 ratio = med["ours"] / med[ref]
-                goal_ok = ratio >= (2.0 if gpu else 0.97)
+                goal_ok = ratio >= (3.0 if gpu else 0.97)
                 report(
                     f"epoch throughput {model}, vs DataLoader num_workers={ref[-1]}",
                     med["ours"],
                     med[ref],
                     "img/s",
-                    ">= 2.0 (GPU)" if gpu else ">= 1 (0.97 noise)",
+                    ">= 3.0 (GPU)" if gpu else ">= 1 (0.97 noise)",
                     goal_ok,
                 )
     return 0

@@ -22,7 +22,8 @@ import torch
 from benchmarks._report import report
 from pepr_desktop.core.data.sources import bundled_sample_path, read_npz
 from pepr_desktop.core.training.config import TrainConfig
-from pepr_desktop.core.training.train import Prepared, classification_metrics, prepare, train
+from pepr_desktop.core.training.metrics import classification_metrics
+from pepr_desktop.core.training.train import Prepared, prepare, train
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "pneumoniamnist_28.npz"
 
@@ -43,9 +44,10 @@ def run_ours(cfg: TrainConfig, arrays, n_eval: int) -> float:
 
 
 def run_bare(cfg: TrainConfig, arrays, n_eval: int) -> float:
-    """What a careful user would write by hand on the same preloaded tensors."""
+    """What a careful user would write by hand on the same preloaded tensors, with the same
+    tricks as the trainer's fast path (autocast, channels-last: `p.fast`, all off on a CPU)."""
     p = subset(prepare(cfg, arrays), n_eval)
-    model, opt, loss_fn = p.model, p.optimizer, p.loss_fn
+    model, opt, loss_fn, fast = p.model, p.optimizer, p.loss_fn, p.fast
     x, y = p.train.x, p.train.y
     t0 = time.perf_counter()
     for epoch in range(cfg.epochs):
@@ -54,15 +56,16 @@ def run_bare(cfg: TrainConfig, arrays, n_eval: int) -> float:
         for idx in torch.randperm(len(y), generator=g).to(x.device).split(cfg.batch_size):
             if len(idx) == 1:
                 continue
-            xb = (x[idx].float() / 255 - 0.5) / 0.5
-            loss = loss_fn(model(xb), y[idx])
+            xb = fast.inputs((x[idx].float() / 255 - 0.5) / 0.5)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            with fast.autocast():
+                loss = loss_fn(model(xb), y[idx])
+            fast.step(loss, opt)
         model.eval()
-        with torch.inference_mode():  # the same per-epoch evaluation (metrics) as the app
+        with torch.inference_mode(), fast.autocast():  # the same per-epoch evaluation as the app
             for split in (p.val, p.test):
-                probs = torch.softmax(model((split.x.float() / 255 - 0.5) / 0.5), 1).cpu()
+                logits = model(fast.inputs((split.x.float() / 255 - 0.5) / 0.5))
+                probs = torch.softmax(logits.float(), 1).cpu()
                 classification_metrics(probs.numpy(), split.y.cpu().numpy())
     if x.device.type == "cuda":
         torch.cuda.synchronize()

@@ -11,7 +11,7 @@ $PY -m PyInstaller --noconfirm --log-level WARN --distpath dist --workpath build
     packaging/pepr-desktop.spec
 echo "build time: $(( $(date +%s) - start )) s"
 BUNDLE=dist/pepr-desktop
-echo "bundle size: $(du -sh "$BUNDLE" | cut -f1)"
+echo "bundle size: $(du -sh "$BUNDLE" | cut -f1) ($($PY packaging/torch_build.py))"
 export QT_QPA_PLATFORM=offscreen PEPR_DB="$(mktemp -d)/smoke.sqlite"
 "$BUNDLE/pepr" --version
 "$BUNDLE/pepr" datasets --no-medmnist | grep -q sample

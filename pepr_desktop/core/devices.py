@@ -63,9 +63,24 @@ def device_name(device: str) -> str:
     return platform.processor() or platform.machine() or "CPU"
 
 
+def _no_gpu_driver() -> bool:
+    """True where no CUDA device can exist: Linux without the NVIDIA, AMD (ROCm) or WSL GPU
+    driver. Lets the GUI list the devices at start-up without a 1-2 s torch import."""
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux") or "torch" in sys.modules:
+        return False
+    nodes = ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/kfd", "/dev/dxg")
+    return not any(os.path.exists(p) for p in nodes)
+
+
 def list_devices() -> list[tuple[str, str]]:
     """(label, device spec) of each device a run can use: each CUDA GPU by name and memory, then
     the CPU (always there, always last)."""
+    cpu = (f"CPU ({platform.processor() or platform.machine()})", "cpu")
+    if _no_gpu_driver():  # torch.cuda would find no GPU either
+        return [cpu]
     out: list[tuple[str, str]] = []
     try:
         import torch
@@ -76,5 +91,5 @@ def list_devices() -> list[tuple[str, str]]:
                 out.append((f"GPU {i}: {p.name} ({p.total_memory / 2**30:.0f} GiB)", f"cuda:{i}"))
     except Exception:  # no usable CUDA: the CPU remains
         log.debug("CUDA detection failed", exc_info=True)
-    out.append((f"CPU ({platform.processor() or platform.machine()})", "cpu"))
+    out.append(cpu)
     return out

@@ -62,9 +62,9 @@ def resolve(name: str, store: Store) -> DatasetInfo:
         return data.bundled_sample_info()
     parsed = data.parse_medmnist_name(name)
     if parsed:
-        from medmnist import INFO
+        from pepr_desktop.core.data.medmnist_meta import info
 
-        if parsed[0] in INFO:
+        if parsed[0] in info():
             return data.medmnist_dataset_info(parsed[0], parsed[1], cache_dir())
     known = [r["name"] for r in store.datasets()] + [data.SAMPLE_NAME, *data.medmnist_flags()]
     raise DataError(
