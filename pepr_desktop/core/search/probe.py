@@ -105,6 +105,29 @@ def _timed_steps(
     return times, first
 
 
+def _timed_evaluation(
+    model: Any, norm: Any, xe: Any, sync: Any, largest: Any | None
+) -> list[float]:
+    """Two timed evaluation passes (cold, warm) over `xe`; the cold one tallies the largest
+    activation when `largest` is given (the CPU memory figure)."""
+    import torch
+
+    times = []
+    with torch.inference_mode():
+        for i in range(2):
+            sync()
+            t0 = time.perf_counter()
+            tally = i == 0 and largest is not None
+            with largest if tally else contextlib.nullcontext():
+                x = norm(xe)
+                if tally:
+                    largest.add(x)
+                torch.softmax(model(x).float(), 1).cpu()
+            sync()
+            times.append(time.perf_counter() - t0)
+    return times
+
+
 def probe(
     name: str,
     *,
@@ -167,19 +190,7 @@ def probe(
     model.eval()
     eb = max(1, min(eval_batch_size, 128))
     xe = pool[:eb] if eb <= n_pool else pool.repeat((eb + n_pool - 1) // n_pool, 1, 1, 1)[:eb]
-    eval_times = []
-    with torch.inference_mode():
-        for i in range(2):
-            sync()
-            t0 = time.perf_counter()
-            tally = i == 0 and not cuda
-            with largest if tally else contextlib.nullcontext():
-                x = norm(xe)
-                if tally:
-                    largest.add(x)
-                torch.softmax(model(x).float(), 1).cpu()
-            sync()
-            eval_times.append(time.perf_counter() - t0)
+    eval_times = _timed_evaluation(model, norm, xe, sync, largest if not cuda else None)
     if cuda:
         mem = (torch.cuda.max_memory_reserved(dev) - reserved0) / 2**20
     else:  # evaluation memory grows with the batch: tallied at `eb`, scaled to the real one
