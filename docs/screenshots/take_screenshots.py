@@ -1,9 +1,23 @@
-"""Screenshots of each view from the real app on real data (run under Xvfb).
+"""Screenshots of each view from the real app on real data, at a laptop's 1280x720 (run under
+Xvfb).
 
-Imports ../shared/data/pneumoniamnist_28.npz (real chest X-rays, MedMNIST layout), asks the
-recommender, trains three small models on the CPU with the real meters, and grabs each view:
+Shows the first launch, imports ../shared/data/pneumoniamnist_28.npz (real chest X-rays,
+MedMNIST layout) with its class names, asks the recommender, trains small models on the CPU with
+the suggested recipe (class-balanced sampling: the data are imbalanced) and the real meters, and
+grabs each view:
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshots/take_screenshots.py
+    xvfb-run -a -s "-screen 0 1280x720x24" .venv/bin/python docs/screenshots/take_screenshots.py
+
+On a slow machine, train the longer runs first with the same recipe and point PEPR_SHOTS_DB at
+that database (its dataset named `pneumonia`); the script then trains only the two short runs the
+Live training view shows:
+
+    PEPR_DB=runs.sqlite pepr import-data ../shared/data/pneumoniamnist_28.npz --name pneumonia \
+        --classes normal,pneumonia
+    PEPR_DB=runs.sqlite pepr train --data pneumonia --model resnet10t --epochs 4 \
+        --data-fraction 0.5 --sampler balanced --device cpu     # and other models
+    PEPR_SHOTS_DB=runs.sqlite xvfb-run -a -s "-screen 0 1280x720x24" .venv/bin/python \
+        docs/screenshots/take_screenshots.py
 """
 
 from __future__ import annotations
@@ -15,8 +29,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+OUT = Path(os.environ.get("PEPR_SHOTS") or HERE)  # elsewhere while trying things out
 DATA = HERE.parents[1] / ".." / "shared" / "data" / "pneumoniamnist_28.npz"
-MODELS = ["mobilenetv3_small_050", "resnet10t", "mobilenetv3_small_100"]
+MODELS = ["resnet10t", "mobilenetv3_small_100", "lcnet_050"]
+SIZE = (1280, 720)
 
 
 def main() -> int:
@@ -24,7 +40,8 @@ def main() -> int:
         print(f"skipped: {DATA} is absent")
         return 0
     tmp = Path(tempfile.mkdtemp(prefix="pepr_shots_"))
-    os.environ["PEPR_DB"] = str(tmp / "pepr.sqlite")
+    prepared = os.environ.get("PEPR_SHOTS_DB")
+    os.environ["PEPR_DB"] = prepared or str(tmp / "pepr.sqlite")
     os.environ["PEPR_SETTINGS"] = str(tmp / "settings.ini")
     (tmp / "settings.ini").write_text("[General]\nidle_baseline_s=0\nregion=DK\n")
     import torch
@@ -37,7 +54,7 @@ def main() -> int:
 
     app, win = create_app(sys.argv)
     QMessageBox.warning = lambda *a, **k: print("dialog:", a[1:3])  # type: ignore[method-assign]
-    win.resize(1500, 920)
+    win.resize(*SIZE)
     win.show()
     seen: list = []
     win.ctx.training.event.connect(seen.append)
@@ -49,37 +66,42 @@ def main() -> int:
             time.sleep(0.01)
         app.processEvents()
 
-    def shot(name: str) -> None:
-        pump(lambda: False, 0.4)  # let the charts' 10 Hz timer redraw
-        win.grab().save(str(HERE / f"{name}.png"))
-        print("saved", name)
+    def shot(name: str, widget=None) -> None:
+        pump(lambda: False, 0.5)  # let the charts' 10 Hz timer redraw
+        (widget or win).grab().save(str(OUT / f"{name}.png"))
+        print("saved", name, flush=True)
 
+    shot("0_first_launch")
     ex = win.experiment
-    assert ex.import_path(DATA, "pneumonia_local")
+    if prepared:
+        ex.select_dataset("pneumonia")
+    else:
+        assert ex.import_path(DATA, class_names=["normal", "pneumonia"])
     ex.device_combo.setCurrentIndex(ex.device_combo.findData("cpu"))
-    ex.epochs_spin.setValue(3)
-    ex.fraction_spin.setValue(0.1)
-    ex.energy_spin.setValue(1.0)
-    ex.time_spin.setValue(4)
-    ex.preview_btn.setChecked(True)  # the dataset preview (issue 13) in the first shot
-    ex.recommend_pool = [*MODELS, "efficientnet_b0", "ghostnet_100"]
+    ex.epochs_spin.setValue(2 if prepared else 3)
+    ex.fraction_spin.setValue(0.25 if prepared else 0.5)
+    ex.energy_spin.setValue(20.0)
+    ex.recommend_pool = [*MODELS, "resnet18", "efficientnet_b0", "ghostnet_100"]
     ex.recommend_btn.click()
-    pump(lambda: not win.ctx.tasks.busy, 400)
+    pump(lambda: not win.ctx.tasks.busy, 600)
     shot("1_new_experiment")
 
-    for i, m in enumerate(MODELS):
+    models = MODELS[:2] if prepared else MODELS
+    epochs = ex.epochs_spin.value()
+    for i, m in enumerate(models):
         ex.model_edit.setText(m)
-        ex.table.clearSelection()
-        ex.train_btn.click()
-        if i == len(MODELS) - 1:
-            pump(lambda: sum(isinstance(e, EpochEnded) for e in seen) >= 2 * len(MODELS) + 2, 900)
+        ex.train_one_btn.click()
+        if i == len(models) - 1:  # the last run half done: the earlier ones on the charts
+            want = epochs * len(models) - 1
+            pump(lambda w=want: sum(isinstance(e, EpochEnded) for e in seen) >= w, 1800)
         else:
             n = i + 1
-            pump(lambda n=n: sum(isinstance(e, RunFinished) for e in seen) >= n, 900)
+            pump(lambda n=n: sum(isinstance(e, RunFinished) for e in seen) >= n, 1800)
     win.tabs.setCurrentWidget(win.training)
     shot("2_live_training")
-    pump(lambda: sum(isinstance(e, RunFinished) for e in seen) >= len(MODELS), 900)
+    pump(lambda: sum(isinstance(e, RunFinished) for e in seen) >= len(models), 1800)
     pump(lambda: not win.ctx.training.busy, 30)
+    shot("2b_live_training_done")
     win.runs.refresh()
     win.tabs.setCurrentWidget(win.runs)
     shot("3_runs")
@@ -89,15 +111,18 @@ def main() -> int:
     win.compare.table.selectRow(0)
     win.compare.bottom_tabs.setCurrentIndex(0)
     shot("4_compare")
+    win.compare.bottom_tabs.setCurrentIndex(1)
+    shot("4b_compare_confusion")
     win.tabs.setCurrentWidget(win.runs)
-    win.runs.select_ids([ids[-1]])
+    win.runs.select_ids([ids[0]])
     dlg = win.runs.show_details()
-    dlg.resize(1000, 680)
+    dlg.resize(1000, 640)
+    shot("5_run_details", dlg)
     dlg.tabs.setCurrentWidget(dlg.confusion)
     dlg.confusion.choose_cell(0, 1)  # browse one mix-up's test images
-    pump(lambda: False, 0.4)
-    dlg.grab().save(str(HERE / "5_run_details.png"))
-    print("saved 5_run_details")
+    shot("5b_run_details_confusion", dlg)
+    dlg.save_report(tmp / "report.png")
+    print("report", tmp / "report.png")
     dlg.close()
     win.close()
     return 0

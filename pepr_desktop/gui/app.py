@@ -81,6 +81,15 @@ def smoke(t0: float, argv: Sequence[str]) -> int:
     return 0
 
 
+def missing_qt_libraries(argv: Sequence[str]) -> str | None:
+    """A one-line message naming the system packages Qt still needs (without them Qt aborts the
+    process with a core dump), or None when every library loads."""
+    from pepr_desktop.gui import qt_libs
+
+    absent = qt_libs.missing(qt_libs.qpa_platform(argv))
+    return qt_libs.message(absent) if absent else None
+
+
 def _offer_recovery(qt_argv: list[str], exc: Exception) -> Path | None:
     """The database could not be opened: the recovery dialog; the database to open instead
     (recovered, or another one the user chose), or None to quit."""
@@ -109,6 +118,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.version:  # before any Qt import: no window, no display needed
         print(f"pepr-desktop {__version__}")
         return 0
+    if args.smoke:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    problem = missing_qt_libraries(argv[1:])  # before any Qt import: Qt would abort
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     from pepr_desktop.core.store.remote import StoreProcess
 
     StoreProcess.get()  # starts now, in parallel with the Qt imports below

@@ -1,8 +1,12 @@
-"""Live charts that stay fluid on long runs.
+"""Live charts that stay fluid on long runs, and read honestly.
 
 Each curve is created once and fed from a bounded ring buffer; appending only marks the curve
 dirty. One QTimer per `ChartHub` redraws dirty curves with `setData` at most `max_hz` times a
 second, so the cost of charting does not grow with the event rate or the run length.
+
+Readability (issue 19): epoch axes tick at whole epochs (`IntegerAxis`), legends sit outside the
+data (`outside_legend`, or a legend strip above the charts), and a meter's figure is labelled
+"estimated" or "measured" as the meter reports it (`power_kind`).
 """
 
 from __future__ import annotations
@@ -71,12 +75,14 @@ class RingBuffer:
 
 
 class LiveCurve:
-    """One pyqtgraph curve plus its buffer; `flush` pushes the buffer with a single setData."""
+    """One pyqtgraph curve plus its buffer; `flush` pushes the buffer with a single setData.
+    `fit`: the view's range follows this curve (False for an earlier run kept for context)."""
 
     def __init__(self, item: pg.PlotDataItem, capacity: int) -> None:
         self.item = item
         self.buffer = RingBuffer(capacity)
         self.dirty = False
+        self.fit = True
 
     def append(self, x: float, y: float) -> None:
         self.buffer.append(x, y)
@@ -112,6 +118,7 @@ class ChartHub(QObject):
         self.groups: dict[int, list[LiveCurve]] = {}  # curves per plot, in creation order
         self.max_hz = max_hz
         self._turn = 0
+        self._reset: set[int] = set()  # views whose next fit starts from scratch
         self.redraws = 0  # number of setData calls made; tests and the benchmark read it
         self.timer = QTimer(self)
         self.timer.setInterval(max(1, int(1000 / max_hz)))
@@ -144,6 +151,21 @@ class ChartHub(QObject):
         self.groups.setdefault(id(plot), []).append(curve)
         self.timer.setInterval(max(1, int(1000 / (self.max_hz * len(self.groups)))))
         return curve
+
+    def remove_curve(self, curve: LiveCurve) -> None:
+        """Take `curve` off its plot and out of the redraw turns."""
+        vb = curve.item.getViewBox()
+        if vb is not None:
+            vb.removeItem(curve.item)
+        if curve in self.curves:
+            self.curves.remove(curve)
+        for group in self.groups.values():
+            if curve in group:
+                group.remove(curve)
+
+    def reset_range(self, vb: pg.ViewBox) -> None:
+        """Forget `vb`'s range: the next redraw fits it to its data from scratch (a new run)."""
+        self._reset.add(id(vb))
 
     def flush(self) -> None:
         """Redraw the next plot (in turn) that has new data."""
@@ -179,30 +201,71 @@ class ChartHub(QObject):
         grows by 25% steps and y changes only when the data leaves it or fills a third of it."""
         xs: list[float] = []
         ys: list[float] = []
+        every_y = getattr(vb, "y_all_runs", False)  # epoch charts: earlier runs stay in view
         for c in self.curves:
-            if c.item.getViewBox() is vb and len(c.buffer):
+            if (c.fit or every_y) and c.item.getViewBox() is vb and len(c.buffer):
                 x, y = c.buffer.arrays()
                 y = y[np.isfinite(y)]
                 if len(y):
-                    xs += [float(x.min()), float(x.max())]
+                    if c.fit:
+                        xs += [float(x.min()), float(x.max())]
                     ys += [float(y.min()), float(y.max())]
         if not xs:
             return
         vb.disableAutoRange()
         x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
         (cx0, cx1), (cy0, cy1) = vb.viewRange()
-        xspan = max(x1 - x0, 1e-9)
-        if not (cx0 <= x0 and x1 <= cx1 and cx1 - cx0 < 2 * xspan + 1):
-            vb.setXRange(x0, x0 + 1.25 * xspan, padding=0.02, update=False)
+        fresh = id(vb) in self._reset  # a new run: fit from scratch, no stale range
+        self._reset.discard(id(vb))
+        fixed_x = getattr(vb, "fixed_x", None)  # epochs: (0.5, planned + 0.5), set per run
+        fixed_y = getattr(vb, "fixed_y", None)  # accuracy: (0, 1)
+        if fixed_x is not None:
+            want = (fixed_x[0], max(fixed_x[1], x1 + 0.5))
+            if fresh or abs(cx0 - want[0]) + abs(cx1 - want[1]) > 1e-6:
+                vb.setXRange(*want, padding=0, update=False)
+        else:
+            xspan = max(x1 - x0, 1e-9)
+            if fresh or not (cx0 <= x0 and x1 <= cx1 and cx1 - cx0 < 2 * xspan + 1):
+                vb.setXRange(x0, x0 + 1.25 * xspan, padding=0.02, update=False)
+        if fixed_y is not None:
+            if fresh or abs(cy0 - fixed_y[0]) + abs(cy1 - fixed_y[1]) > 1e-6:
+                vb.setYRange(*fixed_y, padding=0, update=False)
+            return
+        if getattr(vb, "from_zero", False) and y0 >= 0:  # power, energy, loss: 0 at the bottom,
+            y0 = 0.0  # so a flat 35 W never looks like a swing between 34.9 and 35.1
         yspan = max(y1 - y0, 1e-9, 0.05 * abs(y1))
-        if not (cy0 <= y0 and y1 <= cy1 and cy1 - cy0 < 3 * yspan + 1e-6):
-            vb.setYRange(y0 - 0.1 * yspan, y1 + 0.1 * yspan, padding=0, update=False)
+        if fresh or not (cy0 <= y0 and y1 <= cy1 and cy1 - cy0 < 3 * yspan + 1e-6):
+            low = y0 if getattr(vb, "from_zero", False) and y0 == 0 else y0 - 0.1 * yspan
+            vb.setYRange(low, y1 + 0.1 * yspan, padding=0, update=False)
 
 
-def make_plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
-    """A PlotWidget with the app's look: grid, labelled axes with units, legend."""
-    w = pg.PlotWidget()
-    w.setMinimumHeight(160)
+class IntegerAxis(pg.AxisItem):
+    """An axis that ticks only at whole numbers (epochs): never 1.2, 1.4."""
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
+        span = max(maxVal - minVal, 1e-9)
+        room = max(2, int(size / 40))  # about one label per 40 px
+        step = 1
+        for s in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000):
+            step = s
+            if span / s <= room:
+                break
+        first = int(np.ceil(minVal / step) * step)
+        ticks = [float(v) for v in range(max(first, 0), int(maxVal) + 1, step)]
+        return [(float(step), ticks)]
+
+    def tickStrings(self, values: list, scale: float, spacing: float) -> list[str]:
+        return [str(round(v)) for v in values]
+
+
+def make_plot(
+    title: str, x_label: str, y_label: str, *, integer_x: bool = False, legend: bool = False
+) -> pg.PlotWidget:
+    """A PlotWidget with the app's look: grid, labelled axes with units; `integer_x` ticks whole
+    numbers only (epochs); `legend` adds a legend outside the data, below the x axis."""
+    axes = {"bottom": IntegerAxis("bottom")} if integer_x else None
+    w = pg.PlotWidget(axisItems=axes)
+    w.setMinimumHeight(140)
     pi = w.getPlotItem()
     pi.setTitle(title)
     pi.setLabel("bottom", x_label)
@@ -211,9 +274,30 @@ def make_plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
     for axis in ("bottom", "left"):  # units are in the labels; no "(x0.001)" rescaling
         pi.getAxis(axis).enableAutoSIPrefix(False)
     pi.getAxis("left").setWidth(56)  # tick labels changing width must not re-lay out the plot
-    pi.addLegend(offset=(-10, 10))
+    if legend:
+        outside_legend(w)
     pi.setMenuEnabled(True)
     return w
+
+
+def outside_legend(w: pg.PlotWidget, columns: int = 3) -> pg.LegendItem:
+    """A legend in the plot's layout below the x axis, so it never covers the data; items
+    plotted with a `name` join it (pyqtgraph adds them to `PlotItem.legend`)."""
+    pi = w.getPlotItem()
+    legend = pg.LegendItem(colCount=columns, labelTextSize="8pt", frame=False)
+    pi.layout.addItem(legend, 4, 1)
+    pi.legend = legend
+    return legend
+
+
+def power_kind(method: str) -> str:
+    """'measured', 'estimated' or 'partly estimated' for a meter method ('rapl+dram_estimate'):
+    a method ending in '_estimate' is a model of the power, not a reading."""
+    parts = [p for p in (method or "").split("+") if p and p != "unavailable"]
+    if not parts:
+        return "not measured"
+    est = [p.endswith("_estimate") for p in parts]
+    return "estimated" if all(est) else "partly estimated" if any(est) else "measured"
 
 
 def apply_theme(theme: str) -> None:

@@ -40,6 +40,7 @@ def make_meter_settings(settings: AppSettings) -> Any:
         "region": settings.region or None,
         "carbon_intensity_g_per_kwh": settings.carbon_intensity,
         "cpu_tdp_w": settings.cpu_watts,
+        "pue": settings.pue,
         "idle_baseline_s": settings.idle_baseline_s,
     }
     kwargs = {k: v for k, v in wanted.items() if v is not None}

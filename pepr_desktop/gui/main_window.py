@@ -1,22 +1,28 @@
-"""The main window: four views in tabs, menus, a status bar (device, meter method, database)."""
+"""The main window: four views in tabs, menus, a status bar (device, meter method, database), and
+a banner that offers to resume runs a crash interrupted."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QMainWindow,
     QMessageBox,
+    QPushButton,
     QTabWidget,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -46,6 +52,60 @@ arXiv:2403.12562.</p>
 <p>MedMNIST data are licensed CC BY 4.0: J. Yang et al., “MedMNIST v2 — A large-scale lightweight
 benchmark for 2D and 3D biomedical image classification”, Scientific Data 10, 41 (2023).</p>
 """
+
+
+def default_size(widget: QWidget) -> tuple[int, int]:
+    """1360x860, or the screen's free area when it is smaller (a 1280x720 laptop)."""
+    screen = widget.screen() or QGuiApplication.primaryScreen()
+    if screen is None:
+        return 1360, 860
+    free = screen.availableGeometry()
+    return min(1360, free.width()), min(860, free.height())
+
+
+class ResumeBanner(QFrame):
+    """'N runs were interrupted: Resume / Show in Runs / Dismiss', above the tabs."""
+
+    resume_all = Signal()
+    show_runs = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("banner")
+        self.run_ids: list[int] = []
+        row = QHBoxLayout(self)
+        row.setContentsMargins(10, 4, 10, 4)
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.resume_btn = QPushButton("Resume")
+        self.resume_btn.setObjectName("primary")
+        self.resume_btn.clicked.connect(self.resume_all)
+        self.show_btn = QPushButton("Show in Runs")
+        self.show_btn.clicked.connect(self.show_runs)
+        self.dismiss_btn = QPushButton("Not now")
+        self.dismiss_btn.clicked.connect(self.hide)
+        row.addWidget(self.text, 1)
+        for b in (self.resume_btn, self.show_btn, self.dismiss_btn):
+            row.addWidget(b)
+        self.hide()
+
+    def set_runs(self, runs: list[dict]) -> None:
+        self.run_ids = [int(r["id"]) for r in runs]
+        if not runs:
+            self.hide()
+            return
+        shown = ", ".join(
+            f"#{r['id']} {r.get('model')} ({r.get('epochs_done') or 0} of "
+            f"{r.get('epochs_planned') or '?'} epochs)"
+            for r in runs[:3]
+        ) + (f" and {len(runs) - 3} more" if len(runs) > 3 else "")
+        n = len(runs)
+        self.text.setText(
+            f"{n} run{'s were' if n > 1 else ' was'} interrupted before {'they' if n > 1 else 'it'}"
+            f" finished: {shown}. Resume continues from the last finished epoch."
+        )
+        self.resume_btn.setText("Resume all" if n > 1 else "Resume")
+        self.show()
 
 
 def icon(name: str) -> QIcon:
@@ -105,9 +165,13 @@ class SettingsDialog(QDialog):
 
     def accept(self) -> None:
         s = self.settings
-        s.region = self.region.text().strip()
-        s.carbon_intensity = self.intensity.value() or None
-        s.cpu_watts = self.cpu.value() or None
+        try:  # the settings file refuses what `pepr` would (an unknown region...)
+            s.region = self.region.text().strip()
+            s.carbon_intensity = self.intensity.value() or None
+            s.cpu_watts = self.cpu.value() or None
+        except UserError as exc:
+            show_error(self, "Settings", str(exc))
+            return
         s.theme = self.theme.currentText()
         s.queue_backend = self.backend.currentData()
         s.ray_address = self.ray_address.text()
@@ -133,7 +197,16 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.training, icon("training"), "Live training")
         self.tabs.addTab(self.runs, icon("runs"), "Runs")
         self.tabs.addTab(self.compare, icon("compare"), "Compare")
-        self.setCentralWidget(self.tabs)
+        self.banner = ResumeBanner()
+        self.banner.resume_all.connect(self.resume_interrupted)
+        self.banner.show_runs.connect(self._show_interrupted)
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.banner)
+        lay.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
         self.experiment.train_requested.connect(self._train)
         self.runs.open_compare.connect(self._compare)
         self.runs.resume_requested.connect(self.resume_run)
@@ -142,7 +215,9 @@ class MainWindow(QMainWindow):
         if self.settings.geometry is not None:
             self.restoreGeometry(self.settings.geometry)
         else:
-            self.resize(1360, 860)
+            self.resize(*default_size(self))
+        self.ctx.db_changed.connect(self.offer_resume)
+        self.offer_resume()
 
     # menus and status ---------------------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -190,7 +265,9 @@ class MainWindow(QMainWindow):
 
     def _update_status(self) -> None:
         self.meter_label.setText(f"Meter: {self.ctx.meter_method}")
-        self.db_label.setText(f"Database: {self.ctx.store.path}")
+        path = self.ctx.store.path
+        self.db_label.setText(f"Database: {path.name}")  # the full path is one hover away
+        self.db_label.setToolTip(str(path))
 
     # actions ------------------------------------------------------------------------------------
     def _train(self, cfgs: list) -> None:
@@ -207,6 +284,26 @@ class MainWindow(QMainWindow):
             ]
         self.training.start(cfgs)
         self.tabs.setCurrentWidget(self.training)
+
+    def offer_resume(self) -> None:
+        """Runs cut short by a crash or a closed laptop (status interrupted): offer to resume
+        them in a banner that does not block the window."""
+        try:
+            runs = self.ctx.store.runs(status="interrupted")
+        except UserError as exc:
+            log.info("no resume offer: %s", exc)
+            runs = []
+        self.banner.set_runs(runs)
+
+    def resume_interrupted(self) -> None:
+        for rid in self.banner.run_ids:
+            self.resume_run(rid)
+        self.banner.set_runs([])
+
+    def _show_interrupted(self) -> None:
+        self.runs.status_combo.setCurrentText("interrupted")
+        self.runs.select_ids(self.banner.run_ids)
+        self.tabs.setCurrentWidget(self.runs)
 
     def resume_run(self, run_id: int) -> bool:
         """Continue a stored interrupted/stopped run on the training worker (`pepr resume`)."""
@@ -335,7 +432,7 @@ class MainWindow(QMainWindow):
                 self,
                 "A run is training",
                 "Stop the current run and quit? Its finished epochs stay in the database as a "
-                "stopped run, which `pepr resume` can continue.",
+                "stopped run, which Resume in Runs continues.",
             )
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()

@@ -231,6 +231,27 @@ class TrainingWorker(QObject):
         with self._lock:
             return list(self._queue)
 
+    def move(self, index: int, delta: int) -> bool:
+        """Move the waiting item at `index` up (delta < 0) or down; False when it cannot."""
+        with self._lock:
+            j = index + delta
+            if not (0 <= index < len(self._queue) and 0 <= j < len(self._queue)):
+                return False
+            item = self._queue[index]
+            del self._queue[index]
+            self._queue.insert(j, item)
+        self.queue_changed.emit(self.pending())
+        return True
+
+    def remove(self, index: int) -> bool:
+        """Drop the waiting item at `index` (the running one is stopped with `stop`)."""
+        with self._lock:
+            if not 0 <= index < len(self._queue):
+                return False
+            del self._queue[index]
+        self.queue_changed.emit(self.pending())
+        return True
+
     @property
     def busy(self) -> bool:
         """True from an enqueue until `busy_changed(False)`: the signals the worker sent before it

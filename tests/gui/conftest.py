@@ -46,12 +46,17 @@ def dialogs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def window(qtbot, isolated, dialogs):
+def window(qtbot, isolated, dialogs, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
     from pepr_desktop.gui.main_window import MainWindow
 
     win = MainWindow()
     qtbot.addWidget(win)
     yield win
+    # a run still training at teardown (a slow machine) must not leave the close's question
+    # open, modal, with nobody to answer it
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     win.ctx.training.stop()
     win.ctx.training.wait(60_000)
     qtbot.waitUntil(lambda: not win.ctx.training.busy, timeout=10_000)

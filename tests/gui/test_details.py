@@ -28,8 +28,8 @@ def test_details_dialog_shows_figures_epochs_confusion_and_try_it(window, qtbot)
     assert [dlg.tabs.tabText(i) for i in range(dlg.tabs.count())] == [
         "Summary", "Epochs (2)", "Confusion", "Try it",
     ]  # fmt: skip
-    assert dlg.figures["test_acc"].text() == "0.8000"
-    assert dlg.figures["peak_mem_mb"].text() == "300.0"
+    assert dlg.figures["test_acc"].text() == "0.800"
+    assert dlg.figures["peak_mem_mb"].text() == "300"
     t = dlg.epoch_table
     assert t.rowCount() == 2
     assert [t.item(1, c).text() for c in range(4)] == ["2", "0.5000", "0.7400", "0.7400"]

@@ -72,7 +72,7 @@ def test_results_are_routed_by_type(window) -> None:
     )
     rec = Recommendation([cand], [cand], "1 of 1 fit", "energy", 0.1)
     ex._on_task_result(rec)
-    assert ex.table.rowCount() == 1 and ex.table.item(0, 0).text() == "lcnet_050"
+    assert ex.table.rowCount() == 1 and ex.table.item(0, 1).text() == "lcnet_050"
     assert ex.tune_result is None
     res = TuneResult("val_bacc", 60.0, 1.0, None, 1, trials=[], best=None)
     ex._on_task_result(res)
@@ -91,7 +91,7 @@ def test_task_failure_title_follows_the_task(window, dialogs) -> None:
 
 def test_table_helpers() -> None:
     assert fmt(None) == "n/a" and fmt(True) == "yes" and fmt(0.5) == "0.500"
-    assert fmt(12345.0) == "1.23e+04" and fmt(3) == "3"
+    assert fmt(12345.0) == "12,345" and fmt(3) == "3" and fmt(float("nan")) == "n/a"
     a, b, none = cell(2.0), cell(10), cell(None)
     assert isinstance(a, NumericItem) and isinstance(b, NumericItem)
     assert not isinstance(none, NumericItem) and none.text() == "n/a"

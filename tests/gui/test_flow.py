@@ -194,7 +194,7 @@ def test_recommend_fills_candidates_in_background(window, qtbot, dialogs) -> Non
     assert not ex.recommend_btn.isEnabled()  # the worker has it; the GUI stays live
     qtbot.waitUntil(lambda: not window.ctx.tasks.busy, timeout=120_000)
     assert dialogs == []
-    models = {ex.table.item(r, 0).text() for r in range(ex.table.rowCount())}
+    models = {ex.table.item(r, 1).text() for r in range(ex.table.rowCount())}
     assert models and models <= {MODEL, "resnet10t"}
     assert "candidates" in ex.progress.format()
     cfgs = ex.selected_configs()  # the first candidate is pre-selected

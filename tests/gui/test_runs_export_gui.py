@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+from pepr_desktop.core.exports.runs import export_name
 from pepr_desktop.core.store import RUN_COLUMNS, Store
 from tests.core.exports.test_runs_export import seed_runs
 
@@ -25,5 +26,5 @@ def test_cli_and_gui_export_the_same_csv(store: Store, tmp_path: Path, qtbot, mo
     win.ctx.shutdown()
     assert gui_csv.read_text() == cli_csv.read_text()
     rows = list(csv.DictReader(cli_csv.open()))
-    assert list(rows[0])[: len(RUN_COLUMNS)] == list(RUN_COLUMNS)
+    assert list(rows[0])[: len(RUN_COLUMNS)] == [export_name(c) for c in RUN_COLUMNS]
     assert json.loads(rows[0]["config"]) == {"lr": 0.1} and rows[0]["energy_j"] == ""

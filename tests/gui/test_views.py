@@ -12,7 +12,8 @@ from pepr_desktop.gui.settings import AppSettings
 def test_main_window_builds_every_view(window) -> None:
     tabs = [window.tabs.tabText(i) for i in range(window.tabs.count())]
     assert tabs == ["New experiment", "Live training", "Runs", "Compare"]
-    assert str(window.ctx.store.path) in window.db_label.text()
+    assert str(window.ctx.store.path) == window.db_label.toolTip()
+    assert window.ctx.store.path.name in window.db_label.text()
     assert window.device_label.text().startswith("Device: ")
     names = [
         window.experiment.dataset_combo.itemData(i).name
@@ -81,6 +82,7 @@ def test_quality_options_default_to_the_paper_and_reach_the_config(window, dialo
 
     ex = window.experiment
     ex.select_dataset("sample")
+    ex.recipe_combo.setCurrentIndex(ex.recipe_combo.findData("paper"))  # one choice away
     paper = TrainConfig(dataset="sample", model="resnet10t")
     cfg = ex.base_config("resnet10t")
     for k in (
@@ -159,8 +161,11 @@ def test_live_training_log_is_wide(window, qtbot) -> None:
     window.resize(1360, 860)
     window.show()
     window.tabs.setCurrentWidget(window.training)
-    qtbot.waitExposed(window)
     tv = window.training
+    assert tv.stack.currentWidget() is tv.empty  # before the first run: what to do, no axes
+    tv.stack.setCurrentIndex(1)  # what a run shows
+    qtbot.waitExposed(window)
+    qtbot.wait(50)
     assert tv.log_panel.width() >= 600  # full-width strip under the charts, not a side column
     assert tv.log_panel.height() >= 150
     assert tv.power_plot.height() >= 200

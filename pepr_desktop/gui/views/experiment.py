@@ -1,14 +1,21 @@
-"""New experiment: dataset, budget, device, training settings, recommendation, and the queue.
+"""New experiment: a guided path from a dataset to a trained model.
+
+Three steps, one primary action each: (1) pick or import a dataset, (2) set a budget and the
+device, (3) "Find the best model" (the budgeted search), or Recommend models that fit, or train
+one model by name. The training recipe is "Suggested for this data" (paper protocol plus what the
+data call for: class-balanced sampling on imbalanced data, upscaling of small images) or "Paper
+protocol" one choice away; every setting is under Advanced settings, folded away. The whole view
+scrolls, so it fits a laptop screen whatever is unfolded. The last dataset, budget, recipe and
+device are remembered (gui/settings.py).
 
 Slow work (the recommender's cost probe, the recipe search) runs through the context's
-`TaskWorker`; the task bodies are the small functions at the end of this module, over core's
-`recommend_for` / `tune_for` with a `RemoteStore`. The view only renders what comes back:
-`TaskProgress` messages, and results routed by their type. Bad input becomes a dialog, never a
-traceback.
+`TaskWorker` (task bodies: views/experiment_tasks.py); the view renders `TaskProgress` messages
+and results routed by their type. Bad input becomes a dialog, never a traceback.
 """
 
 from __future__ import annotations
 
+import html
 import logging
 from functools import partial
 from pathlib import Path
@@ -16,18 +23,19 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
+    QStackedWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -39,74 +47,62 @@ from pepr_desktop.core.data import registry as datasets
 from pepr_desktop.core.data.sources import DatasetInfo
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.search.tune import TuneResult
-from pepr_desktop.core.store.remote import RemoteStore
-from pepr_desktop.core.training.config import (
-    AUGMENTS,
-    CLASS_WEIGHTS,
-    SAMPLERS,
-    SCHEDULES,
-    Control,
-    TrainConfig,
-)
-from pepr_desktop.gui import file_dialogs
+from pepr_desktop.core.training.config import TrainConfig
+from pepr_desktop.gui import file_dialogs, recipes
 from pepr_desktop.gui.context import AppContext, show_error
+from pepr_desktop.gui.gui_text import for_gui
+from pepr_desktop.gui.import_dialog import ImportDialog, free_name
+from pepr_desktop.gui.views.experiment_tasks import CancelControl, recommend_task, tune_task
 from pepr_desktop.gui.widgets.budget_box import BudgetBox
-from pepr_desktop.gui.widgets.tables import cell, fmt, read_only_table
+from pepr_desktop.gui.widgets.candidates import CandidateTable
+from pepr_desktop.gui.widgets.collapsible import Collapsible
+from pepr_desktop.gui.widgets.tables import fmt, read_only_table
+from pepr_desktop.gui.widgets.train_settings import TrainSettings
 from pepr_desktop.gui.worker import TaskProgress
 
 log = logging.getLogger(__name__)
 
-CANDIDATE_COLUMNS = (
-    "Model",
-    "Params (M)",
-    "Pretrained",
-    "Pred. time (min)",
-    "Pred. energy (Wh)",
-    "Pred. memory (MB)",
-    "Expected acc.",
-    "Expected PePR",
-    "Fits",
-    "Why",
-)
 TRIAL_COLUMNS = (
     "Model",
     "Recipe",
     "Status",
     "Score (val)",
     "Epochs",
-    "Seconds",
+    "Time (s)",
     "Energy (Wh)",
     "Note",
 )
-# TrainConfig fields a recipe may set, and how to show each in this view's fields
-APPLIED_FIELDS = (
-    "lr",
-    "class_weights",
-    "sampler",
-    "augment",
-    "schedule",
-    "label_smoothing",
-    "pretrained",
-    "image_size",
+FIND_BEST_PENDING = "coming with the budgeted search"
+EMPTY_STATE = (
+    "<h3>Start here</h3>"
+    "<ol>"
+    "<li><b>Pick a dataset</b> in step 1, or <b>Import data…</b> to use your own images "
+    "(a .npz file or a folder with one sub-folder per class).</li>"
+    "<li><b>Set a budget</b> in step 2, or leave it at 'no limit'.</li>"
+    "<li><b>Find the best model</b> in step 3; or <b>Recommend models</b> to see what fits the "
+    "budget here, ranked; or type one model name and click <b>Train</b>.</li>"
+    "</ol>"
+    "<p>The training recipe is suggested from your data; <i>Paper protocol</i> reproduces the "
+    "paper. Every setting is under <i>Advanced settings</i>.</p>"
 )
 
 
-def dataset_label(info: DatasetInfo) -> str:
-    n = sum(info.split_sizes.values()) if info.split_sizes else None
+def dataset_label(info: DatasetInfo, sizes: dict[str, int] | None = None) -> str:
+    sizes = info.split_sizes or sizes or {}
+    n = sum(sizes.values()) if sizes else None
     size = f"{n:,} images" if n else "size unknown"
     where = {"medmnist": "MedMNIST", "imported": "imported", "bundled": "bundled sample"}.get(
         info.source, info.source
     )
-    return (
-        f"{info.name}  ({where}, {info.image_size} px, {info.channels} ch, "
-        f"{info.n_classes} classes, {size})"
-    )
+    return f"{info.name}  ({where}, {info.image_size} px, {info.n_classes} classes, {size})"
 
 
 class ExperimentView(QWidget):
-    """Set up a run: emits `train_requested` with the configurations to queue."""
+    """Set up a run: emits `train_requested` with the configurations to queue, and
+    `find_best_requested` for the budgeted search (disabled until a handler says it is there)."""
 
     train_requested = Signal(list)
+    find_best_requested = Signal()
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -117,31 +113,67 @@ class ExperimentView(QWidget):
         # None: core.tune's default recipes; a list restricts the search (tests, power users)
         self.tune_recipes: list[Any] | None = None
         self.tune_result: Any = None
+        self.facts: dict[str, recipes.DataFacts] = {}
         self._failure_title = "Recommendation failed"  # the dialog title if the task fails
         self._tune_control: Any = None
+        self._restoring = True
         self._build()
-        self.refresh_datasets()
+        self._restore()
+        self.refresh_datasets(prefer=ctx.settings.last_dataset)
+        self._restoring = False
         ctx.datasets_changed.connect(self.refresh_datasets)
         ctx.tasks.progress.connect(self._on_progress)
         ctx.tasks.finished_ok.connect(self._on_task_result)
         ctx.tasks.user_error.connect(self._on_task_error)
-        ctx.tasks.crashed.connect(self._on_task_error)
+        ctx.tasks.crashed.connect(self._on_task_crash)
         ctx.tasks.busy_changed.connect(self._on_task_busy)
 
     # layout -------------------------------------------------------------------------------------
     def _build(self) -> None:
-        root = QVBoxLayout(self)
-        top = QHBoxLayout()
-        root.addLayout(top)
-        top.addWidget(self._build_dataset_box(), 3)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        body = QWidget()
+        root = QVBoxLayout(body)
+        self.scroll.setWidget(body)
+        outer.addWidget(self.scroll)
+
+        steps = QHBoxLayout()
+        steps.addWidget(self._build_dataset_box(), 4)
         self.budget_box = BudgetBox()
+        self.budget_box.setTitle("2  Budget and device (0 = no limit)")
         b = self.budget_box
         self.energy_spin, self.time_spin = b.energy_spin, b.time_spin
         self.memory_spin, self.params_spin = b.memory_spin, b.params_spin
         self.device_combo = b.device_combo
-        top.addWidget(b, 2)
-        top.addWidget(self._build_training_box(), 2)
-        top.addWidget(self._build_quality_box(), 2)
+        steps.addWidget(b, 3)
+        steps.addWidget(self._build_model_box(), 4)
+        root.addLayout(steps)
+
+        self.settings_panel = TrainSettings()
+        sp = self.settings_panel
+        for name in (
+            "batch_spin",
+            "lr_spin",
+            "fraction_spin",
+            "seed_spin",
+            "pretrained_check",
+            "class_weights_combo",
+            "sampler_combo",
+            "augment_combo",
+            "schedule_combo",
+            "smoothing_spin",
+            "early_check",
+            "patience_spin",
+            "min_gain_spin",
+            "image_size_spin",
+        ):
+            setattr(self, name, getattr(sp, name))
+        sp.recipe_edited.connect(self._on_recipe_field_edited)
+        self.advanced = Collapsible("Advanced settings", sp)
+        root.addWidget(self.advanced)
 
         from pepr_desktop.gui.widgets.preview_grid import PreviewGrid
 
@@ -149,138 +181,106 @@ class ExperimentView(QWidget):
         pl = QVBoxLayout(self.preview_box)
         self.preview = PreviewGrid(per_class=8, thumb_px=48)
         pl.addWidget(self.preview)
-        self.preview_box.setMinimumHeight(300)  # counts table + at least two rows of thumbnails
+        self.preview_box.setFixedHeight(300)  # counts table + two rows of thumbnails; scrolls
         self.preview_box.setVisible(False)
-        root.addWidget(self.preview_box, 2)
+        root.addWidget(self.preview_box)
         root.addWidget(self._build_recommend_box(), 1)
+        self._update_advanced_summary()
 
     def _build_dataset_box(self) -> QGroupBox:
-        data_box = QGroupBox("Dataset")
+        data_box = QGroupBox("1  Dataset")
         dl = QVBoxLayout(data_box)
         self.dataset_combo = QComboBox()
-        self.dataset_combo.setMinimumContentsLength(40)
+        self.dataset_combo.setMinimumContentsLength(24)
+        self.dataset_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         self.dataset_combo.currentIndexChanged.connect(self._on_dataset_changed)
         dl.addWidget(self.dataset_combo)
         row = QHBoxLayout()
-        self.import_file_btn = QPushButton("Import .npz…")
-        self.import_file_btn.clicked.connect(self._import_file)
-        self.import_dir_btn = QPushButton("Import image folder…")
-        self.import_dir_btn.clicked.connect(self._import_folder)
-        row.addWidget(self.import_file_btn)
-        row.addWidget(self.import_dir_btn)
+        self.import_btn = QPushButton("Import data…")
+        self.import_btn.setObjectName("primary")
+        self.import_btn.setToolTip("Your own images: a MedMNIST-layout .npz, or a folder of images")
+        menu = QMenu(self.import_btn)
+        menu.addAction(".npz file…", self._import_file)
+        menu.addAction("Image folder (one sub-folder per class)…", self._import_folder)
+        self.import_btn.setMenu(menu)
+        row.addWidget(self.import_btn)
         self.preview_btn = QPushButton("Preview images")
         self.preview_btn.setCheckable(True)
         self.preview_btn.setToolTip("Sample images per class, class counts, imbalance warnings")
         self.preview_btn.toggled.connect(self._toggle_preview)
         row.addWidget(self.preview_btn)
+        row.addStretch(1)
         dl.addLayout(row)
         self.dataset_summary = QLabel()
         self.dataset_summary.setWordWrap(True)
         self.dataset_summary.setObjectName("summary")
+        self.dataset_summary.setTextFormat(Qt.TextFormat.RichText)
         dl.addWidget(self.dataset_summary)
         dl.addStretch(1)
         return data_box
 
-    def _build_training_box(self) -> QGroupBox:
-        train_box = QGroupBox("Training (paper defaults)")
-        tf = QFormLayout(train_box)
+    def _build_model_box(self) -> QGroupBox:
+        box = QGroupBox("3  Choose and train a model")
+        lay = QVBoxLayout(box)
+        self.find_best_btn = QPushButton("Find the best model")
+        self.find_best_btn.setObjectName("primary")
+        self.find_best_btn.clicked.connect(self.find_best_requested)
+        self.set_find_best_available(False)
+        lay.addWidget(self.find_best_btn)
+        rec = QHBoxLayout()
+        self.recommend_btn = QPushButton("Recommend models")
+        self.recommend_btn.setToolTip(
+            "Probe the costs here and rank the models that fit the budget"
+        )
+        self.recommend_btn.clicked.connect(self.recommend)
+        self.by_combo = QComboBox()
+        self.by_combo.addItems(list(resources.NAMES))
+        self.by_combo.setToolTip("The resource the ranking's PePR divides by")
+        rec.addWidget(self.recommend_btn)
+        rec.addWidget(QLabel("by PePR of"))
+        rec.addWidget(self.by_combo, 1)
+        lay.addLayout(rec)
+        one = QHBoxLayout()
+        self.model_edit = QLineEdit()
+        self.model_edit.setPlaceholderText("or one model, e.g. mobilenetv3_small_050")
+        self.model_edit.returnPressed.connect(self.train_one)
+        self.train_one_btn = QPushButton("Train")
+        self.train_one_btn.setToolTip("Train the model named on the left")
+        self.train_one_btn.clicked.connect(self.train_one)
+        one.addWidget(self.model_edit, 1)
+        one.addWidget(self.train_one_btn)
+        lay.addLayout(one)
+        form = QFormLayout()
         self.epochs_spin = QSpinBox()
         self.epochs_spin.setRange(1, 10_000)
         self.epochs_spin.setValue(10)
-        self.batch_spin = QSpinBox()
-        self.batch_spin.setRange(1, 65_536)
-        self.batch_spin.setValue(32)
-        self.lr_spin = QDoubleSpinBox()
-        self.lr_spin.setDecimals(6)
-        self.lr_spin.setRange(1e-6, 9.99)
-        self.lr_spin.setSingleStep(1e-4)
-        self.lr_spin.setValue(5e-4)
-        self.fraction_spin = QDoubleSpinBox()
-        self.fraction_spin.setRange(0.01, 1.0)
-        self.fraction_spin.setSingleStep(0.05)
-        self.fraction_spin.setValue(1.0)
-        self.seed_spin = QSpinBox()
-        self.seed_spin.setRange(0, 2**31 - 1)
-        self.pretrained_check = QCheckBox("Start from pretrained weights")
-        self.class_weights_combo = QComboBox()
-        self.class_weights_combo.addItems(list(CLASS_WEIGHTS))
-        tf.addRow("Epochs", self.epochs_spin)
-        tf.addRow("Batch size", self.batch_spin)
-        tf.addRow("Learning rate (Adam)", self.lr_spin)
-        tf.addRow("Data fraction", self.fraction_spin)
-        tf.addRow("Seed", self.seed_spin)
-        tf.addRow("Class weights", self.class_weights_combo)
-        tf.addRow(self.pretrained_check)
-        return train_box
-
-    def _build_quality_box(self) -> QGroupBox:
-        # issue 12: every option defaults to the paper's protocol (docs/training.md)
-        quality_box = QGroupBox("Training quality (defaults = paper)")
-        qf = QFormLayout(quality_box)
-        self.sampler_combo = QComboBox()
-        self.sampler_combo.addItems(list(SAMPLERS))
-        self.sampler_combo.setToolTip("balanced: every class drawn equally often per epoch")
-        self.augment_combo = QComboBox()
-        self.augment_combo.addItems(list(AUGMENTS))
-        self.augment_combo.setToolTip("light: flips and a small affine jitter, on the device")
-        self.schedule_combo = QComboBox()
-        self.schedule_combo.addItems(list(SCHEDULES))
-        self.smoothing_spin = QDoubleSpinBox()
-        self.smoothing_spin.setRange(0.0, 0.5)
-        self.smoothing_spin.setSingleStep(0.05)
-        self.smoothing_spin.setDecimals(2)
-        self.early_check = QCheckBox("Energy-aware early stop")
-        self.early_check.setToolTip(
-            "Stop when further epochs are not expected to buy the minimum validation gain per Wh"
-        )
-        self.patience_spin = QSpinBox()
-        self.patience_spin.setRange(1, 1000)
-        self.patience_spin.setValue(2)
-        self.min_gain_spin = QDoubleSpinBox()
-        self.min_gain_spin.setRange(0.0, 100.0)
-        self.min_gain_spin.setDecimals(3)
-        self.min_gain_spin.setSingleStep(0.005)
-        self.min_gain_spin.setValue(0.01)
-        self.min_gain_spin.setSuffix(" acc/Wh")
-        for w in (self.patience_spin, self.min_gain_spin):
-            w.setEnabled(False)
-        self.early_check.toggled.connect(self.patience_spin.setEnabled)
-        self.early_check.toggled.connect(self.min_gain_spin.setEnabled)
-        self.image_size_spin = QSpinBox()
-        self.image_size_spin.setRange(0, 1024)
-        self.image_size_spin.setSpecialValueText("dataset's own")
-        self.image_size_spin.setSuffix(" px")
-        qf.addRow("Sampler", self.sampler_combo)
-        qf.addRow("Augmentation", self.augment_combo)
-        qf.addRow("LR schedule", self.schedule_combo)
-        qf.addRow("Label smoothing", self.smoothing_spin)
-        qf.addRow(self.early_check)
-        qf.addRow("Patience (epochs)", self.patience_spin)
-        qf.addRow("Min. gain", self.min_gain_spin)
-        qf.addRow("Image size", self.image_size_spin)
-        return quality_box
+        self.recipe_combo = QComboBox()
+        for key, label in recipes.LABELS.items():
+            self.recipe_combo.addItem(label, key)
+        self.recipe_combo.currentIndexChanged.connect(self._on_recipe_chosen)
+        form.addRow("Epochs", self.epochs_spin)
+        form.addRow("Recipe", self.recipe_combo)
+        lay.addLayout(form)
+        self.recipe_note = QLabel()
+        self.recipe_note.setObjectName("hint")
+        self.recipe_note.setWordWrap(True)
+        lay.addWidget(self.recipe_note)
+        lay.addStretch(1)
+        return box
 
     def _build_recommend_box(self) -> QGroupBox:
         rec_box = QGroupBox("Recommendation")
         rl = QVBoxLayout(rec_box)
         bar = QHBoxLayout()
-        self.by_combo = QComboBox()
-        self.by_combo.addItems(list(resources.NAMES))
-        self.recommend_btn = QPushButton("Recommend")
-        self.recommend_btn.setObjectName("primary")
-        self.recommend_btn.clicked.connect(self.recommend)
         self.tune_btn = QPushButton("Tune recipe")
         self.tune_btn.setToolTip(
             "Short trial runs of a few training recipes on the top fitting candidates, within the "
             "search budget; the best by validation (never test) fills the training settings"
         )
         self.tune_btn.clicked.connect(self.tune)
-        self.tune_min_spin = QDoubleSpinBox()
-        self.tune_min_spin.setRange(0.05, 600)
-        self.tune_min_spin.setDecimals(1)
-        self.tune_min_spin.setValue(5.0)
-        self.tune_min_spin.setSuffix(" min")
-        self.tune_min_spin.setToolTip("Wall-clock budget of the whole recipe search")
+        self.tune_min_spin = _dspin(0.05, 600, 5.0, " min", "Wall-clock budget of the search")
         self.tune_top_spin = QSpinBox()
         self.tune_top_spin.setRange(1, 10)
         self.tune_top_spin.setValue(2)
@@ -297,22 +297,50 @@ class ExperimentView(QWidget):
         self.progress.setTextVisible(True)
         self.progress.setFormat("idle")
         self.progress.setValue(0)
-        bar.addWidget(QLabel("Rank by PePR of"))
-        bar.addWidget(self.by_combo)
-        bar.addWidget(self.recommend_btn)
-        bar.addWidget(self.tune_btn)
-        bar.addWidget(self.tune_min_spin)
-        bar.addWidget(self.tune_top_spin)
-        bar.addWidget(self.tune_epochs_spin)
+        self.progress.setMinimumWidth(120)
+        self.tune_widgets = (
+            self.tune_btn,
+            self.tune_min_spin,
+            self.tune_top_spin,
+            self.tune_epochs_spin,
+        )
+        for w in self.tune_widgets:
+            bar.addWidget(w)
         bar.addWidget(self.cancel_btn)
         bar.addWidget(self.progress, 1)
-        rl.addLayout(bar)
-        self.table = read_only_table(CANDIDATE_COLUMNS, sortable=True)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        rl.addWidget(self.table, 1)
-        rl.addWidget(self._build_tune_box(), 1)
-        rl.addLayout(self._build_queue_row())
+        self.task_bar = QWidget()  # shown once there is something to tune or a task runs
+        self.task_bar.setLayout(bar)
+        bar.setContentsMargins(0, 0, 0, 0)
+        self.task_bar.setVisible(False)
+        rl.addWidget(self.task_bar)
+        self.cands = CandidateTable()
+        self.table = self.cands.table
+        self.table.setMinimumHeight(120)
+        self.cands.selection_changed.connect(self._update_train_label)
+        self.empty = QLabel(EMPTY_STATE)
+        self.empty.setObjectName("empty")
+        self.empty.setWordWrap(True)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self.cands)
+        rl.addWidget(self.stack, 1)
+        self.skipped_label = QLabel()
+        self.skipped_label.setObjectName("hint")
+        self.skipped_label.setWordWrap(True)
+        self.skipped_label.setVisible(False)
+        rl.addWidget(self.skipped_label)
+        rl.addWidget(self._build_tune_box())
+        queue_row = QHBoxLayout()
+        self.train_label = QLabel()
+        self.train_label.setObjectName("hint")
+        self.train_btn = QPushButton("Train selected")
+        self.train_btn.setObjectName("primary")
+        self.train_btn.setToolTip("Queue the selected models (the #1 is selected after Recommend)")
+        self.train_btn.clicked.connect(self.queue_selected)
+        queue_row.addWidget(self.train_label, 1)
+        queue_row.addWidget(self.train_btn)
+        rl.addLayout(queue_row)
         return rec_box
 
     def _build_tune_box(self) -> QGroupBox:
@@ -325,24 +353,112 @@ class ExperimentView(QWidget):
         self.tune_summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         tl.addWidget(self.tune_summary)
         self.trials_table = read_only_table(TRIAL_COLUMNS)
+        self.trials_table.setMaximumHeight(160)
         tl.addWidget(self.trials_table)
         self.tune_box.setVisible(False)
         return self.tune_box
 
-    def _build_queue_row(self) -> QHBoxLayout:
-        queue_row = QHBoxLayout()
-        self.model_edit = QLineEdit()
-        self.model_edit.setPlaceholderText("or type a timm model name, e.g. mobilenetv3_small_050")
-        self.train_btn = QPushButton("Train selected")
-        self.train_btn.setObjectName("primary")
-        self.train_btn.clicked.connect(self.queue_selected)
-        queue_row.addWidget(self.model_edit, 1)
-        queue_row.addWidget(self.train_btn)
-        return queue_row
+    def set_find_best_available(self, on: bool, tooltip: str = "") -> None:
+        """Enable "Find the best model" once its handler (the budgeted search) is connected."""
+        self.find_best_btn.setEnabled(on)
+        self.find_best_btn.setToolTip(
+            tooltip or ("Search the models that fit the budget" if on else FIND_BEST_PENDING)
+        )
+
+    # remembered settings ------------------------------------------------------------------------
+    def _restore(self) -> None:
+        s = self.ctx.settings
+        b = s.last_budget
+        self.energy_spin.setValue(b.energy_wh or 0)
+        self.time_spin.setValue(b.time_min or 0)
+        self.memory_spin.setValue(b.memory_mb or 0)
+        self.params_spin.setValue((b.max_params or 0) / 1e6)
+        i = self.device_combo.findData(s.last_device) if s.last_device else -1
+        if i >= 0:
+            self.device_combo.setCurrentIndex(i)
+        if s.last_epochs:
+            self.epochs_spin.setValue(s.last_epochs)
+        j = self.recipe_combo.findData(s.last_recipe) if s.last_recipe else -1
+        self.recipe_combo.blockSignals(True)
+        self.recipe_combo.setCurrentIndex(max(j, 0))
+        self.recipe_combo.blockSignals(False)
+        if self.recipe() == recipes.CUSTOM:
+            self.settings_panel.apply(s.advanced)
+        for spin in (self.energy_spin, self.time_spin, self.memory_spin, self.params_spin):
+            spin.valueChanged.connect(self._remember)
+        self.device_combo.currentIndexChanged.connect(self._remember)
+        self.epochs_spin.valueChanged.connect(self._remember)
+        self.epochs_spin.valueChanged.connect(self._update_advanced_summary)
+        self.batch_spin.valueChanged.connect(self._update_advanced_summary)
+
+    def _remember(self, *_a: Any) -> None:
+        if self._restoring:
+            return
+        s = self.ctx.settings
+        s.last_budget = self.budget()
+        s.last_device = self.budget_box.device()
+        s.last_epochs = self.epochs_spin.value()
+        s.last_recipe = self.recipe()
+        s.last_dataset = self.dataset_name() or ""
+        if self.recipe() == recipes.CUSTOM:
+            s.advanced = self.settings_panel.recipe_values()
+
+    # recipes ------------------------------------------------------------------------------------
+    def recipe(self) -> str:
+        return self.recipe_combo.currentData() or recipes.SUGGESTED
+
+    def _facts(self) -> recipes.DataFacts | None:
+        info: DatasetInfo | None = self.dataset_combo.currentData()
+        if info is None:
+            return None
+        if info.name not in self.facts:
+            self.facts[info.name] = recipes.facts_for(info)
+        return self.facts[info.name]
+
+    def _on_recipe_chosen(self, *_a: Any) -> None:
+        self.apply_chosen_recipe()
+        self._remember()
+
+    def apply_chosen_recipe(self) -> None:
+        """Put the chosen recipe's settings in the fields (Custom leaves them as they are)."""
+        kind, facts = self.recipe(), self._facts()
+        if kind == recipes.PAPER:
+            self.settings_panel.apply(recipes.paper())
+            note = "The paper's protocol: " + recipes.describe(recipes.paper()) + "."
+        elif kind == recipes.SUGGESTED and facts is not None:
+            settings, reasons = recipes.suggested(facts)
+            self.settings_panel.apply(settings)
+            note = "Suggested: " + ("; ".join(reasons) if reasons else "as in the paper") + "."
+        elif kind == recipes.SUGGESTED:
+            self.settings_panel.apply(recipes.paper())
+            note = "Suggested: as in the paper (pick a dataset)."
+        else:
+            note = "Custom: " + recipes.describe(self.settings_panel.recipe_values()) + "."
+        self.recipe_note.setText(note)
+        self._update_advanced_summary()
+
+    def _on_recipe_field_edited(self) -> None:
+        """A recipe field changed by hand: the recipe is now the user's own."""
+        if self.recipe() != recipes.CUSTOM:
+            self.recipe_combo.blockSignals(True)
+            self.recipe_combo.setCurrentIndex(self.recipe_combo.findData(recipes.CUSTOM))
+            self.recipe_combo.blockSignals(False)
+        values = self.settings_panel.recipe_values()
+        self.recipe_note.setText("Custom: " + recipes.describe(values) + ".")
+        self._update_advanced_summary()
+        self._remember()
+
+    def _update_advanced_summary(self, *_a: Any) -> None:
+        values = self.settings_panel.recipe_values()
+        self.advanced.set_summary(
+            f"{self.epochs_spin.value()} epochs, batch {self.batch_spin.value()}, "
+            f"{recipes.describe(values)}"
+        )
 
     # datasets -----------------------------------------------------------------------------------
-    def refresh_datasets(self) -> None:
-        current = self.dataset_name()
+    def refresh_datasets(self, prefer: str | None = None) -> None:
+        current = prefer or self.dataset_name()
+        self.facts.clear()  # a dataset imported again under its name has other facts
         self.dataset_combo.blockSignals(True)
         self.dataset_combo.clear()
         try:
@@ -351,7 +467,10 @@ class ExperimentView(QWidget):
             show_error(self, "Datasets", str(exc))
             infos = []
         for info in infos:
-            self.dataset_combo.addItem(dataset_label(info), info)
+            sizes = None
+            if not info.split_sizes and info.source == "bundled":
+                sizes = recipes.facts_for(info).split_sizes
+            self.dataset_combo.addItem(dataset_label(info, sizes), info)
         names = [i.name for i in infos]
         self.dataset_combo.setCurrentIndex(names.index(current) if current in names else 0)
         self.dataset_combo.blockSignals(False)
@@ -373,20 +492,33 @@ class ExperimentView(QWidget):
         if not info:
             self.dataset_summary.setText("No dataset.")
             return
-        splits = ", ".join(f"{k} {v:,}" for k, v in info.split_sizes.items()) or "n/a"
+        facts = self._facts()
+        sizes = (facts.split_sizes if facts else None) or info.split_sizes
+        splits = ", ".join(f"{k} {v:,}" for k, v in sizes.items()) or "sizes known once downloaded"
         classes = ", ".join(info.class_names[:6]) + (" …" if len(info.class_names) > 6 else "")
-        note = ""
+        lines = [
+            f"<b>{html.escape(info.name)}</b> — {info.task}, {info.image_size} px, "
+            f"{info.channels} channel{'s' * (info.channels > 1)}",
+            f"splits: {splits}",
+            f"classes: {html.escape(classes)}",
+        ]
+        if facts and facts.imbalance and facts.imbalance >= recipes.IMBALANCE_RATIO:
+            lines.append(
+                f"<span style='color:#b45309'>imbalanced: {facts.imbalance:.1f}x between the "
+                "largest and smallest class; watch balanced accuracy</span>"
+            )
         if info.source == "medmnist" and info.path is None:
-            note = "<br><i>Not downloaded yet: the first run downloads it (needs internet).</i>"
-        self.dataset_summary.setText(
-            f"<b>{info.name}</b> — {info.task}<br>splits: {splits}<br>classes: {classes}{note}"
-        )
+            lines.append("<i>Not downloaded yet: the first run downloads it (needs internet).</i>")
+        self.dataset_summary.setText("<br>".join(lines))
+        self.apply_chosen_recipe()
         self._update_preview()
+        self._remember()
 
     def _toggle_preview(self, on: bool) -> None:
         self.preview_box.setVisible(on)
         if on:
             self._update_preview()
+            self.scroll.ensureWidgetVisible(self.preview_box)
 
     def _update_preview(self) -> None:
         """Fast (~0.15 s: reads only the sampled rows), so it runs on the GUI thread."""
@@ -403,18 +535,35 @@ class ExperimentView(QWidget):
             self, "Import a dataset (.npz, MedMNIST layout)", "", "NumPy archives (*.npz)"
         )
         if path:
-            self.import_path(Path(path))
+            self.import_with_dialog(Path(path))
 
     def _import_folder(self) -> None:
         path = file_dialogs.existing_dir(self, "Import an image folder (one sub-folder per class)")
         if path:
-            self.import_path(Path(path))
+            self.import_with_dialog(Path(path))
 
-    def import_path(self, path: Path, name: str | None = None) -> bool:
-        """Validate and register `path`; a bad file shows a dialog and changes nothing."""
-        name = name or _safe_name(path.stem)
+    def _taken(self, name: str) -> bool:
+        return bool(self.ctx.store.get_dataset(name))
+
+    def import_dialog(self, path: Path) -> ImportDialog:
+        return ImportDialog(path, self._taken, self)
+
+    def import_with_dialog(self, path: Path) -> bool:
+        """Ask for the name (a free one suggested) and class names, then import."""
+        dlg = self.import_dialog(path)
+        if not dlg.exec():
+            return False
+        name, classes = dlg.values()
+        return self.import_path(path, name, classes)
+
+    def import_path(
+        self, path: Path, name: str | None = None, class_names: list[str] | None = None
+    ) -> bool:
+        """Validate and register `path` (under a free name when none is given); a bad file shows
+        a dialog and changes nothing."""
+        name = name or free_name(Path(path).stem, self._taken)
         try:
-            info = datasets.import_dataset(path, name, self.ctx.store)
+            info = datasets.import_dataset(path, name, self.ctx.store, class_names=class_names)
         except UserError as exc:
             show_error(self, "Import failed", str(exc))
             return False
@@ -459,6 +608,8 @@ class ExperimentView(QWidget):
         if not name:
             show_error(self, "Recommend", "Choose a dataset first.")
             return
+        if self.ctx.tasks.busy:
+            return
         task = partial(
             recommend_task,
             dataset=name,
@@ -468,7 +619,8 @@ class ExperimentView(QWidget):
             by=self.by_combo.currentText(),
             names=self.recommend_pool,
         )
-        self.table.setRowCount(0)
+        self.cands.clear()
+        self.stack.setCurrentWidget(self.cands)
         self.progress.setRange(0, 0)
         self.progress.setFormat("probing costs on this machine…")
         self._failure_title = "Recommendation failed"
@@ -506,9 +658,9 @@ class ExperimentView(QWidget):
 
         top = self.tune_top_spin.value()
         budget_s = self.tune_min_spin.value() * 60
-        recipes = list(self.tune_recipes or DEFAULT_RECIPES)
-        total = min(top, len(fitting)) * len(recipes)
-        self._tune_control = _CancelControl()
+        recipe_list = list(self.tune_recipes or DEFAULT_RECIPES)
+        total = min(top, len(fitting)) * len(recipe_list)
+        self._tune_control = CancelControl()
         task = partial(
             tune_task,
             dataset=base.dataset,
@@ -520,7 +672,7 @@ class ExperimentView(QWidget):
             budget_s=budget_s,
             top=top,
             trial_epochs=self.tune_epochs_spin.value(),
-            recipes=recipes,
+            recipes=recipe_list,
             meter_factory=self.ctx.meter_factory(),  # read settings here, on the GUI thread
         )
         self.progress.setRange(0, 0)
@@ -587,7 +739,7 @@ class ExperimentView(QWidget):
                 t.note,
             ]
             for col, v in enumerate(values):
-                item = QTableWidgetItem(fmt(v, 4 if col == 3 else 3))
+                item = QTableWidgetItem(fmt(v, 4 if col in (3, 6) else 1 if col == 5 else 3))
                 if col == 7:
                     item.setToolTip(str(v))
                 if res.best is t:
@@ -599,39 +751,25 @@ class ExperimentView(QWidget):
 
     def apply_recipe(self, trial: Any) -> None:
         """Put a trial's model and settings into the fields, so Train selected trains it."""
-        o = trial.overrides
-        if "lr" in o:
-            self.lr_spin.setValue(float(o["lr"]))
-        if "class_weights" in o:
-            self.class_weights_combo.setCurrentText(str(o["class_weights"]))
-        if "sampler" in o:
-            self.sampler_combo.setCurrentText(str(o["sampler"]))
-        if "augment" in o:
-            self.augment_combo.setCurrentText(str(o["augment"]))
-        if "schedule" in o:
-            self.schedule_combo.setCurrentText(str(o["schedule"]))
-        if "label_smoothing" in o:
-            self.smoothing_spin.setValue(float(o["label_smoothing"]))
-        if "pretrained" in o:
-            self.pretrained_check.setChecked(bool(o["pretrained"]))
-        if "image_size" in o:
-            self.image_size_spin.setValue(int(o["image_size"] or 0))
-        unknown = set(o) - set(APPLIED_FIELDS)
+        unknown = self.settings_panel.apply(trial.overrides)
         if unknown:
-            log.warning("recipe settings not shown in the view: %s", sorted(unknown))
-        for r in range(self.table.rowCount()):
-            if self.table.item(r, 0).text() == trial.model:
-                self.table.clearSelection()
-                self.table.selectRow(r)
-                break
+            log.warning("recipe settings not shown in the view: %s", unknown)
+        self.recipe_combo.blockSignals(True)
+        self.recipe_combo.setCurrentIndex(self.recipe_combo.findData(recipes.CUSTOM))
+        self.recipe_combo.blockSignals(False)
+        self.recipe_note.setText(f"From the recipe search: {trial.recipe}.")
+        self._update_advanced_summary()
+        self._remember()
+        self.cands.select_model(trial.model)
 
     def _on_task_busy(self, busy: bool) -> None:
+        if busy:
+            self.task_bar.setVisible(True)
         self.recommend_btn.setEnabled(not busy)
         self.tune_btn.setEnabled(not busy)
         self.cancel_btn.setEnabled(busy)
         if not busy:
             self._tune_control = None
-        if not busy:
             self.progress.setRange(0, 100)
 
     def _on_progress(self, p: Any) -> None:
@@ -647,71 +785,85 @@ class ExperimentView(QWidget):
         self.progress.setFormat("failed")
         show_error(self, self._failure_title, message)
 
+    def _on_task_crash(self, message: str) -> None:
+        """A bug, not a mistake: say so, and where the details are."""
+        self._on_task_error(
+            f"{message}\n\nThis is a fault in the app, not in your settings. Try again; if it "
+            "happens again, Help > Open log file shows the details to report."
+        )
+
     def _on_recommendation(self, rec: Any) -> None:
         cands = list(getattr(rec, "candidates", rec) or [])
-        self.show_candidates(cands)
+        self.show_candidates(cands, rec)
         self.progress.setRange(0, 100)
         self.progress.setValue(100)
         fitting = sum(1 for c in cands if getattr(c, "fits", False))
-        self.progress.setFormat(f"{len(cands)} candidates, {fitting} fit the budget")
+        self.progress.setFormat(
+            f"{len(cands)} candidate{'s' * (len(cands) != 1)}, {fitting} fit{'s' * (fitting == 1)}"
+            " the budget"
+        )
+        skipped = list(getattr(rec, "skipped", []) or [])
+        self.skipped_label.setVisible(bool(skipped))
+        if skipped:
+            parts = [f"{d.get('model')} ({for_gui(str(d.get('why', '')))})" for d in skipped[:4]]
+            more = f" and {len(skipped) - 4} more" if len(skipped) > 4 else ""
+            self.skipped_label.setText("Not probed: " + "; ".join(parts) + more + ".")
         message = getattr(rec, "message", "")
         if message:
-            self.ctx.status_message.emit(message)
-        if cands:
-            self.table.selectRow(0)
+            self.ctx.status_message.emit(for_gui(message))
 
-    def show_candidates(self, cands: list[Any]) -> None:
-        self.candidates = cands
-        self.table.setSortingEnabled(False)
-        self.table.setRowCount(len(cands))
-        for r, c in enumerate(cands):
-            pm = getattr(c, "predicted_time_s", None)
-            values = [
-                c.model,
-                (c.params or 0) / 1e6 if getattr(c, "params", None) else None,
-                getattr(c, "pretrained", False),
-                pm / 60 if pm is not None else None,
-                getattr(c, "predicted_energy_wh", None),
-                getattr(c, "predicted_memory_mb", None),
-                getattr(c, "expected_acc", None),
-                getattr(c, "expected_pepr", None),
-                getattr(c, "fits", None),
-                getattr(c, "why", "") or getattr(c, "acc_source", ""),
-            ]
-            for col, v in enumerate(values):
-                item = cell(v)
-                if col == 9:
-                    item.setToolTip(str(v))
-                item.setData(Qt.ItemDataRole.UserRole, r)
-                if col == 8 and v is False:
-                    item.setForeground(Qt.GlobalColor.red)
-                self.table.setItem(r, col, item)
-        self.table.setSortingEnabled(True)
+    def show_candidates(self, cands: list[Any], rec: Any = None) -> None:
+        """The candidates in rank order, #1 selected."""
+        self.cands.fill(cands, rec)
+        self.candidates = list(self.cands.candidates)
+        self.stack.setCurrentWidget(self.cands if cands else self.empty)
+        if cands:
+            self.task_bar.setVisible(True)
+        self._update_train_label()
+
+    def _update_train_label(self) -> None:
+        sel = self.cands.selected()
+        if not sel:
+            self.train_label.setText("")
+            return
+        names = ", ".join(c.model for c in sel[:3]) + (" …" if len(sel) > 3 else "")
+        self.train_label.setText(f"Selected: {names}")
 
     # queueing -----------------------------------------------------------------------------------
     def selected_configs(self) -> list[TrainConfig]:
-        rows = sorted({i.row() for i in self.table.selectedIndexes()})
-        cfgs = []
-        for row in rows:
-            idx = self.table.item(row, 0).data(Qt.ItemDataRole.UserRole)
-            c = self.candidates[idx]
-            cfgs.append(self.base_config(c.model, pretrained=bool(getattr(c, "pretrained", False))))
+        """The selected candidates; with none selected, the model typed in step 3."""
+        cfgs = [
+            self.base_config(c.model, pretrained=bool(getattr(c, "pretrained", False)))
+            for c in self.cands.selected()
+        ]
         typed = self.model_edit.text().strip()
-        if typed:
+        if typed and not cfgs:
             cfgs.append(self.base_config(typed))
         return cfgs
 
-    def queue_selected(self) -> None:
-        if not self.dataset_name():
-            show_error(self, "Train", "Choose a dataset first.")
+    def train_one(self) -> None:
+        """Train the model typed in step 3 (whatever the table selects)."""
+        typed = self.model_edit.text().strip()
+        if not typed:
+            show_error(self, "Train", "Type a model name first, e.g. mobilenetv3_small_050.")
             return
+        self._queue([self.base_config(typed)])
+
+    def queue_selected(self) -> None:
         cfgs = self.selected_configs()
-        if not cfgs:
+        if self.dataset_name() and not cfgs:
             show_error(
                 self,
                 "Train",
-                "Select one or more candidates in the table, or type a model name, then Train.",
+                "Select one or more models in the table (Recommend models fills it), or type a "
+                "model name in step 3, then Train.",
             )
+            return
+        self._queue(cfgs)
+
+    def _queue(self, cfgs: list[TrainConfig]) -> None:
+        if not self.dataset_name():
+            show_error(self, "Train", "Choose a dataset first.")
             return
         try:
             for c in cfgs:
@@ -722,85 +874,13 @@ class ExperimentView(QWidget):
         self.train_requested.emit(cfgs)
 
 
-class _CancelControl(Control):
-    """A training Control that also reads the TaskWorker's cancel flag, so the tuner's running
-    trial stops within one batch when the user presses Cancel (or closes the window)."""
+def _dspin(lo: float, hi: float, value: float, suffix: str, tip: str) -> Any:
+    from PySide6.QtWidgets import QDoubleSpinBox
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.should_stop: Any = None
-
-    @property
-    def stopped(self) -> bool:
-        if not self._stop.is_set() and self.should_stop is not None and self.should_stop():
-            self.stop("cancelled")
-        return self._stop.is_set()
-
-
-# task bodies (run on the TaskWorker's thread; the store is a RemoteStore, never a Store) --------
-def recommend_task(
-    progress: Any,
-    should_stop: Any,
-    *,
-    dataset: str,
-    db_path: Path,
-    budget: Budget,
-    cfg: TrainConfig,
-    by: str,
-    names: list[str] | None = None,
-) -> Any:
-    """`core.recommend.recommend_for` with its progress as `TaskProgress` messages."""
-    from pepr_desktop.core.search.recommend import recommend_for
-
-    return recommend_for(
-        dataset,
-        lambda: RemoteStore(db_path),
-        budget,
-        cfg,
-        by=by,
-        top=10,
-        progress=lambda done, total, text="": progress(TaskProgress(done, total, text)),
-        should_stop=should_stop,
-        **({"names": names} if names else {}),
-    )
-
-
-def tune_task(
-    progress: Any,
-    should_stop: Any,
-    *,
-    dataset: str,
-    db_path: Path,
-    base: TrainConfig,
-    candidates: list[Any],
-    control: _CancelControl,
-    total: int,
-    **kwargs: Any,
-) -> TuneResult:
-    """`core.tune.tune_for`, cancelled through `control`, one `TaskProgress` per trial."""
-    from pepr_desktop.core.search.tune import tune_for
-
-    control.should_stop = should_stop
-    done: list[Any] = []
-
-    def on_trial(t: Any) -> None:
-        done.append(t)
-        score = "" if t.score is None else f" {t.score:.3f}"
-        progress(TaskProgress(len(done), total, f"{t.model} / {t.recipe}: {t.status}{score}"))
-
-    return tune_for(
-        dataset,
-        lambda: RemoteStore(db_path),
-        base,
-        candidates,
-        progress=on_trial,
-        control=control,
-        **kwargs,
-    )
-
-
-def _safe_name(stem: str) -> str:
-    import re
-
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", stem)
-    return name if name[:1].isalpha() else f"d_{name}"
+    s = QDoubleSpinBox()
+    s.setRange(lo, hi)
+    s.setDecimals(1)
+    s.setValue(value)
+    s.setSuffix(suffix)
+    s.setToolTip(tip)
+    return s

@@ -1,26 +1,25 @@
-"""Every stored run in a sortable, filterable table, with rename, tag, delete and details."""
+"""Every stored run in a sortable, filterable table: accuracy, balanced accuracy, PePR-E within
+its dataset and a flag on models that collapsed onto one class; rename, tag, delete, resume and
+details (views/run_details.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtGui import QColor, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
     QHBoxLayout,
     QHeaderView,
     QInputDialog,
     QLabel,
     QLineEdit,
     QMessageBox,
-    QPlainTextEdit,
     QPushButton,
+    QStackedWidget,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -28,8 +27,21 @@ from PySide6.QtWidgets import (
 
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.resources import RESOURCES
+from pepr_desktop.core.scoring.degenerate import run_verdict
 from pepr_desktop.core.training.resume import RESUMABLE, resume_config
 from pepr_desktop.gui.context import AppContext, show_error
+from pepr_desktop.gui.gui_text import for_gui
+from pepr_desktop.gui.run_scores import dataset_pepr
+from pepr_desktop.gui.views.run_details import RunDetails
+from pepr_desktop.gui.widgets.tables import fmt_sig
+
+__all__ = ["RunDetails", "RunsView"]
+EMPTY_STATE = (
+    "<h3>No runs yet</h3><p>Every run you train is kept here with its accuracy, balanced "
+    "accuracy, energy, CO2, time and memory: train one from <b>New experiment</b>.</p>"
+    "<p>Then select runs to <b>Open details…</b> (confusion matrix, try the model, export it, "
+    "save a report), <b>Resume</b> a stopped one, or <b>Compare selected</b> by PePR.</p>"
+)
 
 # one column per resource of the registry (core/resources.py), in its display unit
 RESOURCE_COLUMNS = tuple((r.resource, f"{r.label} ({r.unit})") for r in RESOURCES.values())
@@ -40,13 +52,23 @@ COLUMNS = (
     ("model", "Model"),
     ("status", "Status"),
     ("test_acc", "Test acc."),
+    ("test_bacc", "Bal. acc."),
+    ("pepr", "PePR-E"),
+    ("flag", "Check"),
     *RESOURCE_COLUMNS,
     ("epochs", "Epochs"),
     ("tags", "Tags"),
     ("created", "Date"),
 )
-NUMERIC = {"id", "test_acc", *RESOURCES, "train_time_s", "peak_mem_mb"}
-FINE = {"test_acc", "energy", "co2"}  # small numbers: four decimals
+HEADER_TIPS = {
+    "test_acc": "Test accuracy at the last epoch",
+    "test_bacc": "Balanced accuracy on the test split: the mean recall of the classes",
+    "pepr": "PePR by energy, among the finished runs of the same dataset (it is relative to "
+    "the runs compared; the Compare tab scores any selection)",
+    "flag": "Models that collapsed onto one class, or score at chance level",
+}
+NUMERIC = {"id", "test_acc", "test_bacc", "pepr", *RESOURCES, "train_time_s", "peak_mem_mb"}
+THREE = {"test_acc", "test_bacc", "pepr"}  # scores: three decimals
 
 
 def run_value(run: dict[str, Any], key: str) -> Any:
@@ -64,7 +86,7 @@ def _text(key: str, v: Any) -> str:
     if v is None:
         return "n/a" if key in NUMERIC else ""
     if isinstance(v, float):
-        return f"{v:.4f}" if key in FINE else f"{v:.1f}"
+        return f"{v:.3f}" if key in THREE else fmt_sig(v, 3)
     return str(v)
 
 
@@ -126,6 +148,10 @@ class RunsView(QWidget):
         ):
             bar.addWidget(b)
         root.addLayout(bar)
+        self.empty = QLabel(EMPTY_STATE)
+        self.empty.setObjectName("empty")
+        self.empty.setWordWrap(True)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
@@ -139,31 +165,57 @@ class RunsView(QWidget):
         hh.setStretchLastSection(True)
         self.table.doubleClicked.connect(lambda _i: self.show_details())
         self.table.selectionModel().selectionChanged.connect(lambda *_a: self._update_buttons())
-        root.addWidget(self.table, 1)
+        for i, (key, _) in enumerate(COLUMNS):
+            if key in HEADER_TIPS:
+                self.model.horizontalHeaderItem(i).setToolTip(HEADER_TIPS[key])
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self.table)
+        root.addWidget(self.stack, 1)
         self.count_label = QLabel()
         root.addWidget(self.count_label)
 
     def refresh(self) -> None:
         status = self.status_combo.currentText()
-        runs = self.ctx.store.runs(status=None if status == "all" else status)
+        every = self.ctx.store.runs()
+        runs = every if status == "all" else [r for r in every if r.get("status") == status]
+        pepr = dataset_pepr(every)
         self.model.setRowCount(0)
         for run in runs:
-            items = []
-            for key, _ in COLUMNS:
-                v = run_value(run, key)
-                it = QStandardItem(_text(key, v))
-                it.setData(
-                    v if v is not None else (float("-inf") if key in NUMERIC else ""),
-                    Qt.ItemDataRole.UserRole,
-                )
-                if key in NUMERIC:
-                    it.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if key == "status" and run.get("message"):
-                    it.setToolTip(run["message"])
-                items.append(it)
-            self.model.appendRow(items)
+            self.model.appendRow(self._row(run, pepr.get(int(run["id"]), (None, ""))))
         self.count_label.setText(f"{len(runs)} run(s) in {self.ctx.store.path}")
+        self.stack.setCurrentWidget(self.table if every else self.empty)
         self._update_buttons()
+
+    def _row(self, run: dict[str, Any], pepr: tuple[float | None, str]) -> list[QStandardItem]:
+        verdict = run_verdict(run) if run.get("status") in ("finished", "stopped") else None
+        items = []
+        for key, _ in COLUMNS:
+            if key == "pepr":
+                v: Any = pepr[0]
+            elif key == "flag":
+                v = f"⚠ {verdict.label}" if verdict else ""
+            else:
+                v = run_value(run, key)
+            it = QStandardItem(_text(key, v))
+            it.setData(
+                v if v is not None else (float("-inf") if key in NUMERIC else ""),
+                Qt.ItemDataRole.UserRole,
+            )
+            if key in NUMERIC:
+                it.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if key == "status" and run.get("message"):
+                it.setToolTip(for_gui(run["message"]))
+            if key == "pepr" and pepr[1]:
+                it.setToolTip(for_gui(pepr[1]))
+            if key == "flag" and verdict:
+                it.setForeground(QColor("#b3261e"))
+                it.setToolTip(f"Not a useful model: {verdict.label}. Try: {verdict.fix}.")
+            if key == "test_acc" and verdict:
+                it.setForeground(QColor("#b3261e"))
+                it.setToolTip(f"{verdict.label}: this accuracy is the majority share, not skill")
+            items.append(it)
+        return items
 
     def _selected_status(self) -> str | None:
         rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
@@ -273,137 +325,3 @@ class RunsView(QWidget):
         dlg.show()
         self.details = dlg
         return dlg
-
-
-DETAIL_FIGURES = (
-    ("status", "Status"),
-    ("test_acc", "Test accuracy"),
-    ("val_acc", "Validation accuracy"),
-    ("energy_j", "Energy (J)"),
-    ("co2_g", "CO2 (g)"),
-    ("train_time_s", "Training time (s)"),
-    ("peak_mem_mb", "Peak memory (MB)"),
-    ("params", "Parameters"),
-    ("device", "Device"),
-    ("device_name", "Device name"),
-    ("energy_method", "Energy method"),
-    ("host", "Host"),
-    ("sweep_id", "Sweep"),
-    ("reason", "Reason"),
-    ("message", "Message"),
-)
-EPOCH_COLUMNS = (
-    ("epoch", "Epoch"),
-    ("train_loss", "Train loss"),
-    ("val_acc", "Val. acc."),
-    ("test_acc", "Test acc."),
-    ("seconds", "Time (s)"),
-    ("energy_j", "Energy (J)"),
-    ("energy_method", "Energy method"),
-)
-
-
-class RunDetails(QDialog):
-    """One run in tabs: figures and settings, the per-epoch table, the test-set confusion view
-    (issue 13) and a drop zone to try the trained model on new images."""
-
-    def __init__(self, ctx: AppContext, run_id: int, parent: QWidget | None = None) -> None:
-        from PySide6.QtWidgets import QFormLayout, QTableWidget, QTableWidgetItem, QTabWidget
-
-        from pepr_desktop.gui.widgets.confusion import ConfusionView
-        from pepr_desktop.gui.widgets.try_it import TryItPanel
-
-        super().__init__(parent)
-        run = ctx.store.get_run(run_id)
-        self.run_id = run_id
-        self.setWindowTitle(f"Run {run_id}: {run['model']} on {run['dataset']}")
-        self.resize(900, 640)
-        lay = QVBoxLayout(self)
-        self.tabs = QTabWidget()
-        lay.addWidget(self.tabs, 1)
-
-        summary = QWidget()
-        sl = QHBoxLayout(summary)
-        form = QFormLayout()
-        self.figures: dict[str, QLabel] = {}
-        for key, label in DETAIL_FIGURES:
-            v = run.get(key)
-            if v in (None, "") and key in (
-                "reason",
-                "message",
-                "val_acc",
-                "co2_g",
-                "host",
-                "sweep_id",
-            ):
-                continue
-            text = _text(key if key in NUMERIC else "", v) if not isinstance(v, int) else f"{v:,}"
-            if key == "energy_j" and v is not None:
-                text = f"{v:.1f} J ({v / 3600:.4f} Wh)"
-            if key == "energy_j" and v is None:
-                text = "n/a (" + (run.get("energy_note") or "not measured") + ")"
-            w = QLabel(text)
-            w.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            w.setWordWrap(True)
-            form.addRow(label, w)
-            self.figures[key] = w
-        epochs_txt = f"{run.get('epochs_done') or 0} of {run.get('epochs_planned') or '?'}"
-        form.addRow("Epochs", QLabel(epochs_txt))
-        sl.addLayout(form, 1)
-        self.text = QPlainTextEdit()
-        self.text.setReadOnly(True)
-        self.text.setPlainText("config:\n" + json.dumps(run.get("config"), indent=2, default=str))
-        sl.addWidget(self.text, 1)
-        self.tabs.addTab(summary, "Summary")
-
-        eps = ctx.store.epochs(run_id)
-        self.epoch_table = QTableWidget(len(eps), len(EPOCH_COLUMNS))
-        self.epoch_table.setHorizontalHeaderLabels([c[1] for c in EPOCH_COLUMNS])
-        self.epoch_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.epoch_table.verticalHeader().setVisible(False)
-        self.epoch_table.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.ResizeToContents
-        )
-        for r, e in enumerate(eps):
-            for c, (key, _) in enumerate(EPOCH_COLUMNS):
-                v = e.get(key)
-                if key == "epoch":
-                    v = int(v) + 1
-                if v is None:
-                    txt = "n/a"
-                elif isinstance(v, float):
-                    txt = f"{v:.4f}" if key in ("train_loss", "val_acc", "test_acc") else f"{v:.2f}"
-                else:
-                    txt = str(v)
-                item = QTableWidgetItem(txt)
-                if isinstance(v, (int, float)):
-                    item.setTextAlignment(
-                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-                    )
-                self.epoch_table.setItem(r, c, item)
-        self.tabs.addTab(self.epoch_table, f"Epochs ({len(eps)})")
-
-        self.confusion = ConfusionView()
-        try:
-            self.confusion.load_run(ctx.store, run_id)
-        except UserError as exc:
-            self.confusion.title.setText(str(exc))
-        self.tabs.addTab(self.confusion, "Confusion")
-
-        self.try_it = TryItPanel()
-        usable = run.get("status") in ("finished", "stopped") and bool(run.get("checkpoint"))
-        self.try_it.set_run(ctx.store.path, run_id if usable else None)
-        if not usable:
-            self.try_it.hint.setText(
-                "This run has no saved model to try (it did not finish, or its checkpoint "
-                "was not kept)."
-            )
-        self.tabs.addTab(self.try_it, "Try it")
-
-        box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        box.rejected.connect(self.reject)
-        lay.addWidget(box)
-
-    def done(self, result: int) -> None:
-        self.try_it.wait(30_000)  # its worker holds the model; let it finish before we go
-        super().done(result)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from pepr_desktop.core.data.preview import DatasetPreview, preview_dataset
 from pepr_desktop.core.data.sources import SPLITS, DatasetInfo
 from pepr_desktop.core.errors import UserError
+from pepr_desktop.gui.gui_text import for_gui
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class PreviewGrid(QWidget):
         try:
             pv = preview_dataset(info, per_class=self.per_class)
         except UserError as exc:
-            self.clear(str(exc))
+            self.clear(for_gui(str(exc)))
             return False
         self.set_preview(pv)
         return True
@@ -112,7 +113,7 @@ class PreviewGrid(QWidget):
             + ", ".join(f"{s} {sizes[s]}" for s in SPLITS)
         )
         if pv.warnings:
-            self.warnings.setText("\n".join(f"⚠ {w}" for w in pv.warnings))
+            self.warnings.setText("\n".join(f"⚠ {for_gui(w)}" for w in pv.warnings))
             self.warnings.show()
         else:
             self.warnings.hide()
