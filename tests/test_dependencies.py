@@ -89,11 +89,18 @@ def _packages_distributions() -> dict[str, list[str]]:
     return md.packages_distributions()  # reads every installed RECORD: once per session
 
 
+# Modules of an extra that is not installed here, whose distribution has another name.
+NOT_INSTALLED_ALIASES = {"mlflow": "mlflow-skinny"}
+
+
 def _distributions(module: str) -> set[str]:
     """The distributions that provide a top-level module; a module that nothing installed here
-    provides counts as the distribution of the same name (an extra not installed here)."""
+    provides counts as the distribution of the same name, or of its alias (an extra not
+    installed here)."""
     found = _packages_distributions().get(module)
-    return {_norm(d) for d in found} if found else {_norm(module)}
+    if found:
+        return {_norm(d) for d in found}
+    return {_norm(NOT_INSTALLED_ALIASES.get(module, module))}
 
 
 def _files(*folders: str) -> list[Path]:
