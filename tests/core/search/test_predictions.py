@@ -8,16 +8,7 @@ import pytest
 from pepr_desktop.core.data.sources import DatasetInfo
 from pepr_desktop.core.search import predictions as pr
 from pepr_desktop.core.search.priors import OWN, PAPER, UNKNOWN
-from pepr_desktop.core.store import Store
 from pepr_desktop.core.training.config import TrainConfig
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "db.sqlite")
-    yield s
-    s.close()
-
 
 INFO = DatasetInfo(
     name="pneu",

@@ -8,7 +8,6 @@ import pytest
 from pepr_desktop.core.data.sources import DatasetInfo
 from pepr_desktop.core.scoring.paper import paper_models
 from pepr_desktop.core.search import priors
-from pepr_desktop.core.store import Store
 from pepr_desktop.core.training.config import TrainConfig
 
 
@@ -25,13 +24,6 @@ def info():
         class_names=["normal", "pneumonia"],
         split_sizes={"train": 3200, "val": 400, "test": 400},
     )
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "db.sqlite")
-    yield s
-    s.close()
 
 
 def cfg(**kw):

@@ -45,13 +45,6 @@ def info():
     )
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "db.sqlite")
-    yield s
-    s.close()
-
-
 class FakeProbe:
     """Fixed, FLOPs-consistent costs: step = 5 ms + 3 x forward FLOPs x batch / 50 GFLOP/s."""
 
