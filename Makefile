@@ -51,7 +51,8 @@ gui: $(STAMP)
 	$(BIN)/pepr-desktop
 
 test: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+	# one worker per core; tests/conftest.py keeps Ray's and the crash matrix's modules on one worker each
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -n auto --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check pepr_desktop tests benchmarks

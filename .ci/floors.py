@@ -26,11 +26,11 @@ except ImportError:  # Python 3.10
 
 ROOT = Path(__file__).resolve().parents[1]
 NOT_PINNED = {"torch", "torchvision"}
-TEST_TOOLS = ["pytest", "pytest-qt", "pytest-timeout"]
+TEST_TOOLS = ["pytest", "pytest-qt", "pytest-timeout", "scikit-learn"]  # sklearn: metrics check
 # Something of each dependency: data (numpy, pillow), store (sqlite-utils), metering (psutil,
-# nvidia-ml-py), a tiny training run (torch, timm), its metrics (scikit-learn), the search
-# (optuna), the settings file (tomli-w), the CLI (tqdm, tabulate) and the GUI (PySide6,
-# pyqtgraph).
+# nvidia-ml-py), a tiny training run (torch, timm) and its metrics (NumPy, checked against
+# scikit-learn), the search (optuna), the settings file (tomli-w), the CLI (tqdm, tabulate) and
+# the GUI (PySide6, pyqtgraph).
 SMOKE = [
     "tests/core/data",
     "tests/core/metering",

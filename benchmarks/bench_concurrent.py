@@ -1,5 +1,5 @@
 """Trials per hour with N trial processes at once on one device (core/sweeps/concurrent.py) vs the
-same trials one after another (also one process each, so both pay the same start-up). Goal on a
+same trials one after another (in one worker process, which pays its start-up once). Goal on a
 GPU: >= 3x for small models (they leave most of it idle); on a CPU the cores are the limit, so the
 figure is information only.
 

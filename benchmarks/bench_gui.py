@@ -37,6 +37,11 @@ def run_once(args: argparse.Namespace, throttled: bool) -> dict:
     _app = QApplication.instance() or QApplication(sys.argv)  # keeps the app alive
     win = MainWindow()
     win.show()
+    # as app.main does after the window shows: pyqtgraph and the other tabs, step by step (a run
+    # started before this warm-up ends pays for building them while it charts)
+    win.warm_up()
+    while win.tabs.pending():
+        _app.processEvents()
     tv = win.training
     if not throttled:  # redraw on every event instead of on the 10 Hz timer
         tv.hub.timer.stop()

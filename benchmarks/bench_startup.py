@@ -1,7 +1,8 @@
 """Start-up: wall time from launching `pepr --help`, `pepr runs`, `pepr datasets` and the GUI
 (`pepr-desktop --smoke`: main window built and shown offscreen) to done, each vs a bare
 `python -c pass`, plus whether the command imported torch (it should not for --help and
-datasets) and the peak memory of `pepr datasets`. Median of N launches; the CPU time (user +
+datasets), whether the shown window had imported pyqtgraph (it should not: the first tab has no
+chart, issue 20) and the peak memory of `pepr datasets`. Median of N launches; the CPU time (user +
 sys, from wait4) is reported beside the wall time because it moves less when other processes
 share the cores.
 
@@ -46,10 +47,15 @@ def median_launch(cmd: list[str], env: dict[str, str], n: int) -> float:
     return statistics.median(r[0] for r in runs)
 
 
-def imports_torch(code: str, env: dict[str, str]) -> bool:
-    code = f"import sys\n{code}\nsys.stderr.write(str('torch' in sys.modules))"
+def imports(code: str, env: dict[str, str], module: str = "torch") -> bool:
+    """Whether running `code` in a fresh interpreter imported `module`."""
+    code = f"import sys\n{code}\nsys.stderr.write(str({module!r} in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     return out.stderr.strip().endswith("True")
+
+
+# the --smoke path: the window built, shown offscreen and closed
+SHOWN = "import time\nfrom pepr_desktop.gui.app import smoke\nsmoke(time.perf_counter(), ['x'])"
 
 
 def main() -> int:
@@ -63,9 +69,7 @@ def main() -> int:
                "PEPR_LOG_DIR": tmp, "QT_QPA_PLATFORM": "offscreen",
                "PEPR_SETTINGS": str(Path(tmp) / "settings.ini")}  # fmt: skip
         bare = median_launch([sys.executable, "-c", "pass"], env, n)
-        torch_free = not imports_torch(
-            "from pepr_desktop.cli import build_parser\nbuild_parser()", env
-        )
+        torch_free = not imports("from pepr_desktop.cli import build_parser\nbuild_parser()", env)
         help_s = median_launch([str(BIN / "pepr"), "--help"], env, n)
         report(
             "`pepr --help` start-up",
@@ -79,7 +83,7 @@ def main() -> int:
         )
         runs_s = median_launch([str(BIN / "pepr"), "runs"], env, n)
         report("`pepr runs` (empty database)", runs_s, bare, "s", "< 1 s", runs_s < 1.0, **LAST)
-        ds_free = not imports_torch("from pepr_desktop.cli import main\nmain(['datasets'])", env)
+        ds_free = not imports("from pepr_desktop.cli import main\nmain(['datasets'])", env)
         ds_s = median_launch([str(BIN / "pepr"), "datasets"], env, n)
         report(
             "`pepr datasets`",
@@ -97,7 +101,17 @@ def main() -> int:
         except (subprocess.CalledProcessError, FileNotFoundError) as exc:
             print(f"GUI smoke launch failed: {exc}", file=sys.stderr)
             return 1
-        report("GUI launch to main window shown", gui_s, bare, "s", "< 2 s", gui_s < 2.0, **LAST)
+        charts = imports(SHOWN, env, "pyqtgraph")
+        report(
+            "GUI launch to main window shown",
+            gui_s,
+            bare,
+            "s",
+            "< 2 s",
+            gui_s < 2.0,
+            pyqtgraph_imported=charts,
+            **LAST,
+        )
     return 0
 
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The GPU path proven in one run (issue 21): prerequisites, `pytest -m gpu`, trainer vs a bare loop,
 # data path vs Dataset+DataLoader, images/s per model, concurrent vs sequential trials, NVML vs
-# fallback vs Zeus energy and meter overhead, peak memory vs prediction, a short `pepr auto`.
+# fallback vs Zeus energy and meter overhead, peak memory vs prediction, a short `pepr auto`
+# (on CUDA with the fast path's defaults, `--amp auto` etc., and `--concurrency 0`: as many trials
+# at once as the probe's memory figure allows; its closing message says how many ran at once).
 # Under 8 minutes on a lent GPU; writes ONE markdown table to $OUT/gpu_check.md (default
 # ./gpu_check_out) and the full log beside it.
 #

@@ -58,6 +58,24 @@ def store(tmp_path: Path):
     s.close()
 
 
+@pytest.fixture
+def info():
+    """A PneumoniaMNIST-like imported dataset's description (no file): recommender and prior tests."""
+    from pepr_desktop.core.data.sources import DatasetInfo
+
+    return DatasetInfo(
+        name="pneu",
+        source="imported",
+        path=None,
+        n_classes=2,
+        channels=1,
+        image_size=28,
+        task="binary",
+        class_names=["normal", "pneumonia"],
+        split_sizes={"train": 3200, "val": 400, "test": 400},
+    )
+
+
 def open_descriptors(prefix: Path) -> list[str]:
     """Files this process holds open whose path starts with `prefix` (Linux /proc)."""
     held = []
@@ -101,9 +119,38 @@ def write_npz(
     return path
 
 
+# Under `pytest -n 2 --dist loadgroup` (make test) the modules of one group run on one worker, one
+# after another: Ray's local clusters share ports and session folders, and the crash matrix mounts
+# small disks and times its kills. Different groups, and every other test, run side by side.
+SERIAL_GROUPS = {
+    "ray": (
+        "tests/gui/test_ray_queue.py",
+        "tests/cli/test_fast_path_flags.py",
+        "tests/cli/test_sweep_cmds.py",
+        "tests/cli/test_sweep_concurrency.py",
+        "tests/core/search/auto/test_auto_runs.py",
+        "tests/core/sweeps/test_ray_two_nodes.py",
+        "tests/core/sweeps/test_sweep.py",
+    ),
+    "crash": ("tests/core/test_crash_safety.py", "tests/gui/test_dialog_locks.py"),
+}
+
+
+def _group_of(item: pytest.Item) -> str | None:
+    path = Path(str(item.fspath)).as_posix()
+    for group, files in SERIAL_GROUPS.items():
+        if any(path.endswith(f) for f in files):
+            return group
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked `gpu` skip where CUDA is absent (CI, the CPU machines): only the GPU check's
-    `pytest -m gpu` on a lent GPU runs them."""
+    """Serial groups for pytest-xdist (above). Tests marked `gpu` skip where CUDA is absent (CI,
+    the CPU machines): only the GPU check's `pytest -m gpu` on a lent GPU runs them."""
+    for item in items:
+        group = _group_of(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
     gpu_items = [i for i in items if i.get_closest_marker("gpu")]
     if not gpu_items:
         return

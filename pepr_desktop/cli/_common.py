@@ -1,4 +1,5 @@
-"""Helpers shared by the command modules: the store, JSON output, number arguments, tables."""
+"""Helpers shared by the command modules: the store, JSON output, number arguments, tables, the
+fast-path options."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pepr_desktop.core.paths import default_db_path
+from pepr_desktop.core.training.config import AMP_MODES, FAST_SWITCHES
 
 if TYPE_CHECKING:
     from pepr_desktop.core.store import Store
@@ -143,3 +145,37 @@ def iter_chunks(items: Iterable[Any], n: int) -> Iterable[list[Any]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def add_fast_path_options(p: argparse.ArgumentParser) -> None:
+    """The trainer's CUDA fast path (core/training/fast_path.py): `train`, `sweep`, `auto`.
+    "auto" is on for CUDA and off on the CPU; what each resolved to is stored with the run."""
+    g = p.add_argument_group("fast path on CUDA (auto: on for CUDA, off on the CPU)")
+    g.add_argument(
+        "--amp",
+        choices=AMP_MODES,
+        default="auto",
+        help="autocast: bf16 where the GPU supports it, else fp16 with a gradient scaler (auto)",
+    )
+    for name, what in (
+        ("--channels-last", "channels-last (NHWC) model and batches"),
+        ("--cudnn-benchmark", "cuDNN autotuning of convolution kernels"),
+        ("--tf32", "TF32 matmuls and convolutions"),
+    ):
+        g.add_argument(name, choices=FAST_SWITCHES, default="auto", help=f"{what} (auto)")
+    g.add_argument(
+        "--compile-step",
+        action="store_true",
+        help="torch.compile the model's forward (a slow first epoch; off by default)",
+    )
+
+
+def fast_path_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The TrainConfig fields of the fast-path options."""
+    return {
+        "amp": args.amp,
+        "channels_last": args.channels_last,
+        "cudnn_benchmark": args.cudnn_benchmark,
+        "tf32": args.tf32,
+        "compile_step": bool(args.compile_step),
+    }

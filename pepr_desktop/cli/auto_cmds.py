@@ -9,8 +9,10 @@ import sys
 from typing import Any
 
 from pepr_desktop.cli._common import (
+    add_fast_path_options,
     clean_for_json,
     comma_list,
+    fast_path_options,
     fmt,
     non_negative_int,
     open_store,
@@ -69,6 +71,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-trials", type=positive_int, help="stop after this many trials")
     p.add_argument("--pruner", choices=("hyperband", "sha", "none"), default="hyperband")
     p.add_argument("--no-upscale", action="store_true", help="only the images' own size")
+    p.add_argument(
+        "--concurrency",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="trials at once on one device (0: chosen; on CUDA from the probe's memory, 1 on "
+        "the CPU); their energy figures are the device's, labelled shared",
+    )
+    add_fast_path_options(p)
     add_meter_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
     p.set_defaults(func=cmd_auto)
@@ -98,6 +109,8 @@ def spec_from_args(args: argparse.Namespace, **fixed: Any) -> Any:
         pruner=args.pruner,
         upscale=not args.no_upscale,
         meter=meter_settings_from_args(args),
+        fast_path=fast_path_options(args),
+        concurrency=args.concurrency,
         **fixed,
     )
 

@@ -16,8 +16,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from pepr_desktop.cli._common import (
+    add_fast_path_options,
     clean_for_json,
     comma_list,
+    fast_path_options,
+    non_negative_int,
     open_store,
     positive_float,
     positive_int,
@@ -92,6 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--pretrained", action="store_true", help="start every model from timm's weights"
     )
     add_training_options(p)
+    add_fast_path_options(p)
     b = p.add_argument_group("budget per run (stop before an epoch would exceed it)")
     b.add_argument("--energy-wh", type=positive_float, help="energy budget in Wh")
     b.add_argument("--time-min", type=positive_float, help="training time budget in minutes")
@@ -107,6 +111,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--num-cpus", type=positive_float, help="CPUs per job on Ray (default 1)")
     r.add_argument(
         "--num-gpus", type=non_negative_float, help="GPUs per job on Ray (default 0; 0.5 shares)"
+    )
+    r.add_argument(
+        "--concurrency",
+        type=non_negative_int,
+        metavar="N",
+        help="local backend: N jobs at once on one device (default 1; 0: chosen from free memory "
+        "and the recommender's memory figure); their energy figures are labelled shared",
     )
     p.add_argument("--json", action="store_true", help="print the sweep summary as JSON")
     p.set_defaults(func=cmd_sweep)
@@ -126,11 +137,13 @@ def _new_spec(args: argparse.Namespace, store: Any) -> Any:
         budget_energy_wh=args.energy_wh,
         budget_time_min=args.time_min,
         budget_memory_mb=args.memory_mb,
+        **fast_path_options(args),
     )
     models: list[Any] = list(args.models or [])
+    memory_mb = None
     if args.recommended:
-        models = _recommended(args, store, base)
-    return make_spec(
+        models, memory_mb = _recommended(args, store, base)
+    spec = make_spec(
         base,
         models,
         backend=args.backend or "local",
@@ -139,9 +152,12 @@ def _new_spec(args: argparse.Namespace, store: Any) -> Any:
         num_cpus=args.num_cpus if args.num_cpus is not None else 1.0,
         num_gpus=args.num_gpus if args.num_gpus is not None else 0.0,
     )
+    if args.concurrency is not None:
+        spec.concurrent, spec.trial_memory_mb = args.concurrency, memory_mb
+    return spec
 
 
-def _recommended(args: argparse.Namespace, store: Any, base: Any) -> list[Any]:
+def _recommended(args: argparse.Namespace, store: Any, base: Any) -> tuple[list[Any], float | None]:
     """The K best fitting models of `pepr recommend` (with its pretrained choice and size)."""
     from dataclasses import replace
 
@@ -160,7 +176,9 @@ def _recommended(args: argparse.Namespace, store: Any, base: Any) -> list[Any]:
             f"no model fits {budget.describe()} here ({rec.message}); raise the budget or give "
             "--models."
         )
-    return [(c.model, {"pretrained": bool(c.pretrained)}) for c in picked]
+    jobs = [(c.model, {"pretrained": bool(c.pretrained)}) for c in picked]
+    mems = [m for c in picked if (m := getattr(c, "predicted_memory_mb", None)) is not None]
+    return jobs, max(mems) if mems else None
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -170,6 +188,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "address": args.address,
         "num_cpus": args.num_cpus,
         "num_gpus": args.num_gpus,
+        "concurrent": args.concurrency,
     }
     return {k: v for k, v in given.items() if v is not None}
 
@@ -183,6 +202,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     ray_opts = args.address or args.num_gpus is not None or args.num_cpus is not None
     if ray_opts and (args.backend == "local" or (args.backend is None and not args.resume)):
         raise UserError("--address, --num-cpus and --num-gpus are for --backend ray.")
+    if args.concurrency not in (None, 1) and args.backend == "ray":
+        raise UserError("--concurrency is for the local backend; Ray places jobs itself.")
     control = Control()
     with stdout_for_result_only(), open_store(args) as store:
         if args.resume:

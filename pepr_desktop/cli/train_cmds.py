@@ -11,7 +11,12 @@ import argparse
 import sys
 from typing import Any
 
-from pepr_desktop.cli._common import comma_list, positive_float
+from pepr_desktop.cli._common import (
+    add_fast_path_options,
+    comma_list,
+    fast_path_options,
+    positive_float,
+)
 from pepr_desktop.cli.options import (
     add_meter_options,
     add_training_options,
@@ -37,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="start from a state dict (.pt/.safetensors)",
     )
     add_training_options(p)
+    add_fast_path_options(p)
     b = p.add_argument_group("budget (stop before an epoch would exceed it)")
     b.add_argument("--energy-wh", type=positive_float, help="energy budget in Wh")
     b.add_argument("--time-min", type=positive_float, help="training time budget in minutes")
@@ -74,6 +80,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         budget_energy_wh=args.energy_wh,
         budget_time_min=args.time_min,
         budget_memory_mb=args.memory_mb,
+        **fast_path_options(args),
     )
 
     def start(store: Any, control: Control) -> Any:

@@ -11,6 +11,10 @@ from pathlib import Path
 
 from pepr_desktop import __version__
 
+# After the window is shown and painted, load the chart library and build the other tabs in
+# small steps (MainWindow.warm_up), so a first visit of a tab does not pause (issue 20).
+WARM_UP_DELAY_MS = 500
+
 
 def load_style(theme: str) -> str:
     """The QSS style sheet from resources/ (package data); the dark theme adds its overrides."""
@@ -26,7 +30,7 @@ def load_style(theme: str) -> str:
 def create_app(argv: Sequence[str] | None = None):
     from PySide6.QtWidgets import QApplication
 
-    from pepr_desktop.gui.charts import apply_theme
+    from pepr_desktop.gui.chart_theme import set_theme
     from pepr_desktop.gui.main_window import MainWindow, icon
     from pepr_desktop.gui.settings import AppSettings
 
@@ -35,7 +39,7 @@ def create_app(argv: Sequence[str] | None = None):
     app.setOrganizationName("pepr-desktop")
     app.setApplicationVersion(__version__)
     settings = AppSettings()
-    apply_theme(settings.theme)
+    set_theme(settings.theme)  # applied when pyqtgraph loads, with the first chart tab
     app.setStyleSheet(load_style(settings.theme))
     app.setWindowIcon(icon("app"))
     win = MainWindow(settings)
@@ -158,9 +162,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             StoreProcess.shutdown()
             return 2
     win.show()
+    from PySide6.QtCore import QTimer
+
+    warm_up = QTimer(win)
+    warm_up.setSingleShot(True)
+    warm_up.timeout.connect(win.warm_up)
+    warm_up.start(WARM_UP_DELAY_MS)
     try:
         return int(app.exec())
     finally:
+        warm_up.stop()  # the loop is over: never warm up a window that is closing
         StoreProcess.shutdown()
 
 

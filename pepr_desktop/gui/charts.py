@@ -7,16 +7,22 @@ second, so the cost of charting does not grow with the event rate or the run len
 Readability (issue 19): epoch axes tick at whole epochs (`IntegerAxis`), legends sit outside the
 data (`outside_legend`, or a legend strip above the charts), and a meter's figure is labelled
 "estimated" or "measured" as the meter reports it (`power_kind`).
+
+Importing this module loads pyqtgraph (themed, through chart_theme); the window imports it only
+when a tab with charts is first shown (issue 20).
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, QTimer
 
+from pepr_desktop.gui.chart_theme import PALETTE, power_kind, pyqtgraph  # noqa: F401 (re-exported)
+
+pg = pyqtgraph()  # themed before any chart of this module or of its importers is made
+
 DEFAULT_CAPACITY = 20_000
-PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+AUTO_DOWNSAMPLE_FACTOR = 1.0  # peak buckets per pixel (pyqtgraph's default: 5)
 
 
 class RingBuffer:
@@ -143,7 +149,12 @@ class ChartHub(QObject):
             if symbol
             else {}
         )
-        item = plot.plot([], [], pen=pen, name=name, **kwargs)
+        # One peak bucket per pixel column: its min and max are all a pixel can show, and a
+        # 10k-point curve then paints ~1k points instead of pyqtgraph's default ~7k (5 buckets
+        # per pixel), which took the first paint of a long run from ~13 to ~7 ms (issue 19).
+        item = plot.plot(
+            [], [], pen=pen, name=name, autoDownsampleFactor=AUTO_DOWNSAMPLE_FACTOR, **kwargs
+        )
         item.setClipToView(True)
         item.setDownsampling(auto=True, method="peak")
         curve = LiveCurve(item, capacity)
@@ -288,21 +299,3 @@ def outside_legend(w: pg.PlotWidget, columns: int = 3) -> pg.LegendItem:
     pi.layout.addItem(legend, 4, 1)
     pi.legend = legend
     return legend
-
-
-def power_kind(method: str) -> str:
-    """'measured', 'estimated' or 'partly estimated' for a meter method ('rapl+dram_estimate'):
-    a method ending in '_estimate' is a model of the power, not a reading."""
-    parts = [p for p in (method or "").split("+") if p and p != "unavailable"]
-    if not parts:
-        return "not measured"
-    est = [p.endswith("_estimate") for p in parts]
-    return "estimated" if all(est) else "partly estimated" if any(est) else "measured"
-
-
-def apply_theme(theme: str) -> None:
-    """pyqtgraph's global colours for charts created after this call."""
-    if theme == "dark":
-        pg.setConfigOptions(background="#1e1f22", foreground="#d0d0d0", antialias=True)
-    else:
-        pg.setConfigOptions(background="w", foreground="#333333", antialias=True)

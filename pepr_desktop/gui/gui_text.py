@@ -58,6 +58,7 @@ PHRASES: list[tuple[str, str]] = [
     (r"choose another -o\b", "choose another file"),
     (r"`ray start --head`", "Ray's own start command on the head node"),
     (r"drop --no-meter or give --time-min\b", "set a Time budget in the Budget box instead"),
+    (r"or give other --models", "(Time or Energy in the Budget box)"),
 ]
 # Single commands and flags: (pattern of the CLI hint, where the GUI does it). Longest first:
 # `pepr import-data FILE --name NAME` must win over `--name`.
@@ -85,6 +86,7 @@ GUI_EQUIVALENTS: list[tuple[str, str]] = [
     (r"--weights(?: FILE)?\b", f"Start from pretrained weights ({ADV})"),
     (r"--pretrained\b", f"Start from pretrained weights ({ADV})"),
     (r"--device\b", "Device in New experiment"),
+    (r"--concurrency\b", "running several search trials at once"),
     (r"--seed\b", f"Seed ({ADV})"),
     (r"--epochs\b", f"Epochs ({ADV})"),
     (r"--lr\b", f"Learning rate ({ADV})"),

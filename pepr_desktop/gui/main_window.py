@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence
@@ -21,7 +22,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QPushButton,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -33,11 +33,14 @@ from pepr_desktop.gui import file_dialogs
 from pepr_desktop.gui.context import AppContext, show_error
 from pepr_desktop.gui.recovery_dialog import offer_recovery
 from pepr_desktop.gui.settings import QUEUE_BACKENDS, THEMES, AppSettings
-from pepr_desktop.gui.views.compare import CompareView
 from pepr_desktop.gui.views.experiment import ExperimentView
-from pepr_desktop.gui.views.runs import RunsView
-from pepr_desktop.gui.views.training import TrainingView
+from pepr_desktop.gui.widgets.lazy_tabs import LazyTabs
 from pepr_desktop.resources_path import resource
+
+if TYPE_CHECKING:  # imported when their tab is first needed: they load pyqtgraph (issue 20)
+    from pepr_desktop.gui.views.compare import CompareView
+    from pepr_desktop.gui.views.runs import RunsView
+    from pepr_desktop.gui.views.training import TrainingView
 
 log = logging.getLogger(__name__)
 
@@ -187,16 +190,14 @@ class MainWindow(QMainWindow):
         self.ctx.database_damaged.connect(self._on_database_damaged)
         self.setWindowTitle("PePR Desktop")
         self.setWindowIcon(icon("app"))
-        self.tabs = QTabWidget()
+        self.tabs = LazyTabs()
         self.tabs.setDocumentMode(True)
         self.experiment = ExperimentView(self.ctx)
-        self.training = TrainingView(self.ctx)
-        self.runs = RunsView(self.ctx)
-        self.compare = CompareView(self.ctx)
         self.tabs.addTab(self.experiment, icon("experiment"), "New experiment")
-        self.tabs.addTab(self.training, icon("training"), "Live training")
-        self.tabs.addTab(self.runs, icon("runs"), "Runs")
-        self.tabs.addTab(self.compare, icon("compare"), "Compare")
+        # the other tabs are built when first shown or used (start-up time, issue 20)
+        self.tabs.add_lazy("training", self._make_training, icon("training"), "Live training")
+        self.tabs.add_lazy("runs", self._make_runs, icon("runs"), "Runs")
+        self.tabs.add_lazy("compare", self._make_compare, icon("compare"), "Compare")
         self.banner = ResumeBanner()
         self.banner.resume_all.connect(self.resume_interrupted)
         self.banner.show_runs.connect(self._show_interrupted)
@@ -208,8 +209,6 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
         self.experiment.train_requested.connect(self._train)
-        self.runs.open_compare.connect(self._compare)
-        self.runs.resume_requested.connect(self.resume_run)
         self._build_menus()
         self._build_status()
         if self.settings.geometry is not None:
@@ -218,6 +217,44 @@ class MainWindow(QMainWindow):
             self.resize(*default_size(self))
         self.ctx.db_changed.connect(self.offer_resume)
         self.offer_resume()
+
+    # the lazy tabs ------------------------------------------------------------------------------
+    @property
+    def training(self) -> TrainingView:
+        return self.tabs.view("training")  # type: ignore[return-value]
+
+    @property
+    def runs(self) -> RunsView:
+        return self.tabs.view("runs")  # type: ignore[return-value]
+
+    @property
+    def compare(self) -> CompareView:
+        return self.tabs.view("compare")  # type: ignore[return-value]
+
+    def _make_training(self) -> TrainingView:
+        from pepr_desktop.gui.views.training import TrainingView
+
+        return TrainingView(self.ctx)
+
+    def _make_runs(self) -> RunsView:
+        from pepr_desktop.gui.views.runs import RunsView
+
+        view = RunsView(self.ctx)
+        view.open_compare.connect(self._compare)
+        view.resume_requested.connect(self.resume_run)
+        return view
+
+    def _make_compare(self) -> CompareView:
+        from pepr_desktop.gui.views.compare import CompareView
+
+        return CompareView(self.ctx)
+
+    def warm_up(self) -> None:
+        """Once the window is shown (app.main): load pyqtgraph, then build the other tabs, one
+        per turn of the event loop, so a first visit of a tab does not pause."""
+        from pepr_desktop.gui.chart_theme import pyqtgraph
+
+        self.tabs.build_all_later(first=pyqtgraph)
 
     # menus and status ---------------------------------------------------------------------------
     def _build_menus(self) -> None:

@@ -81,14 +81,18 @@ def test_ctrl_c_stops_cleanly_and_keeps_epochs(tmp_path: Path) -> None:
         text=True,
     )
     deadline = time.time() + 240
+    from pepr_desktop.core.errors import StoreError
     from pepr_desktop.core.store import Store
 
     while time.time() < deadline:  # wait until one epoch is stored
         time.sleep(0.5)
-        if db.exists():
-            runs = Store(db, readonly=True).runs()
-            if runs and runs[0]["epochs_done"] >= 1:
-                break
+        try:  # the file exists a moment before its tables do (the CLI is creating them)
+            with Store(db, readonly=True) as store:
+                runs = store.runs()
+        except StoreError:
+            continue
+        if runs and runs[0]["epochs_done"] >= 1:
+            break
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err

@@ -126,3 +126,32 @@ def test_the_table_covers_what_pyside6_links() -> None:
         if not n.startswith(("libQt6", "libicu", "libpyside", "libshiboken", *base))
     }
     assert needed - set(ALL) == set()
+
+
+@pytest.mark.parametrize("loop_ms", [0, app.WARM_UP_DELAY_MS + 400])
+def test_the_tabs_warm_up_once_the_window_is_shown_and_only_while_the_app_runs(
+    isolated: Path, monkeypatch, qtbot, loop_ms: int
+) -> None:
+    """Issue 20: the window shows first; the chart library and the other tabs follow from the
+    event loop. A loop that has ended (exec returned) never starts the warm-up afterwards."""
+    from PySide6.QtCore import QObject
+    from PySide6.QtWidgets import QApplication
+
+    events: list[str] = []
+
+    class Window(QObject):  # what main() does with its window, without building a real one
+        def show(self) -> None:
+            events.append("shown")
+
+        def warm_up(self) -> None:
+            events.append("warm-up")
+
+    win = Window()
+    monkeypatch.setenv("PEPR_LOG_DIR", str(isolated / "logs"))
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    monkeypatch.setattr("pepr_desktop.core.store.remote.StoreProcess.get", lambda: None)
+    monkeypatch.setattr(app, "create_app", lambda argv: (QApplication.instance(), win))
+    monkeypatch.setattr(QApplication, "exec", lambda *a: qtbot.wait(loop_ms) or 0)
+    assert app.main(["pepr-desktop"]) == 0
+    qtbot.wait(app.WARM_UP_DELAY_MS + 200)  # after the app's loop: nothing more may happen
+    assert events == (["shown", "warm-up"] if loop_ms else ["shown"])

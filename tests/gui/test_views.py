@@ -70,6 +70,27 @@ def test_chart_hub_redraws_on_timer_only(qtbot) -> None:
     assert len(x) == 100 and x[-1] == 999  # bounded: only the newest points are kept
 
 
+def test_a_long_curve_paints_about_two_points_per_pixel_column(qtbot) -> None:
+    """Peak downsampling at one bucket per pixel: a 10k-point run paints its min/max envelope
+    (~2 points per column), not pyqtgraph's default 5 buckets per pixel (~7k points)."""
+    w = make_plot("t", "x", "y")
+    qtbot.addWidget(w)
+    w.resize(600, 250)
+    w.show()
+    hub = ChartHub(max_hz=10)
+    curve = hub.add_curve(w.getPlotItem(), "c", "#000")
+    i = np.arange(10_000, dtype=np.float64)
+    curve.extend(i, 30 + (i * 7919) % 13)
+    hub.flush_all()
+    qtbot.wait(50)  # the view takes its range, then the curve downsamples to its width
+    hub.flush_all()
+    w.repaint()
+    drawn = len(curve.item.curve.getData()[0])
+    width = curve.item.getViewBox().width()
+    assert 0 < drawn <= 2.2 * width + 4, (drawn, width)
+    assert curve.item.curve.getData()[1].max() == (i * 7919 % 13).max() + 30  # peaks kept
+
+
 def test_about_names_licence_and_citation(window, monkeypatch) -> None:
     shown = []
     monkeypatch.setattr(QMessageBox, "about", lambda _p, _t, text: shown.append(text))

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import math
 import os
+import re
 import secrets
 import warnings
 import zipfile
@@ -374,6 +375,30 @@ def write_error(exc: OSError, folder: Path) -> DataError:
     )
 
 
+_PART = re.compile(r"^\.import-(\d+)-[0-9a-f]+\.npz\.part$")
+
+
+def remove_stale_parts(folder: Path) -> list[Path]:
+    """Remove the temporary files of imports whose process is gone (a SIGKILL or power cut while
+    writing leaves one, as large as the dataset); files of running imports are left alone. The
+    writer's pid is in the name; a pid reused since is told apart by its start time."""
+    import psutil
+
+    removed = []
+    for f in folder.glob(".import-*.npz.part"):
+        m = _PART.match(f.name)
+        if m is None:
+            continue  # not ours, or from before names carried the pid: left as it is
+        with contextlib.suppress(OSError, psutil.Error):
+            pid = int(m.group(1))
+            alive = psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
+            if alive and psutil.Process(pid).create_time() <= f.stat().st_mtime + 1:
+                continue  # its writer is still at work
+            f.unlink()
+            removed.append(f)
+    return removed
+
+
 def write_npz_temp(arrays: ArraySet, folder: Path) -> Path:
     """Write the arrays to a new, uniquely named hidden temporary file in `folder`; return it.
 
@@ -384,8 +409,9 @@ def write_npz_temp(arrays: ArraySet, folder: Path) -> Path:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        remove_stale_parts(folder)
         for _ in range(100):
-            tmp = folder / f".import-{secrets.token_hex(8)}.npz.part"
+            tmp = folder / f".import-{os.getpid()}-{secrets.token_hex(8)}.npz.part"
             try:
                 fd = os.open(tmp, flags, 0o666)
                 break

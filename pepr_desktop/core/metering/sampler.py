@@ -5,6 +5,10 @@ Why a thread: counters must be read often enough for a live chart (0.5 s, not ca
 meter. The loop only takes a short lock to cut a window at an epoch end. A meter that raises is
 marked failed with its reason; from then on the energy of windows that include it is unavailable
 (None, never a partial sum passed off as the whole), and the run goes on.
+
+A pause (`pause`/`resume`, called by the trainer around the user's Pause) is left out of the
+epoch's and the run's energy and seconds: the device's draw while the run waits is not the run's
+cost. The samples keep their power readings meanwhile, with the run's energy held where it was.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class _Track:
     zero_j: float = 0.0  # energy at the run's start (after the idle baseline)
     window_j: float = 0.0  # energy at the current window's start
     baseline_w: float | None = None
+    paused_j: float | None = None  # energy when the run paused
     window_extra: dict[str, list[float]] = field(default_factory=dict)
 
     @property
@@ -81,6 +86,9 @@ class SampledSession:
         self._proc = psutil.Process()
         self._rss_window = self._rss_run = 0.0
         self._final: EnergyWindow | None = None
+        self._paused_at: float | None = None  # clock() when the run paused; None: running
+        self._paused_energy: float | None = None  # the samples' run energy held during a pause
+        self._paused_window_s = self._paused_run_s = 0.0
 
     # ------------------------------------------------------------------ the trainer's contract
 
@@ -114,16 +122,45 @@ class SampledSession:
                 break
         return out
 
+    def pause(self) -> None:
+        """The run waits from now: what the meters count until `resume` is not the run's."""
+        with self._lock:
+            if self._paused_at is not None or not self.tracks:
+                return
+            self._tick()
+            self._paused_energy = self._run_energy()
+            for t in self.tracks:
+                t.paused_j = t.energy_j
+            self._paused_at = self.clock()
+
+    def resume(self) -> None:
+        """The run goes on: the pause's energy and seconds leave the window and the run."""
+        with self._lock:
+            if self._paused_at is None:
+                return
+            self._tick()
+            for t in self.tracks:
+                if not t.failed and t.paused_j is not None:
+                    gap = t.energy_j - t.paused_j  # shift the starts forward by the pause
+                    t.window_j += gap
+                    t.zero_j += gap
+                t.paused_j = None
+            waited = self.clock() - self._paused_at
+            self._paused_window_s += waited
+            self._paused_run_s += waited
+            self._paused_at = self._paused_energy = None
+
     def close_window(self) -> EnergyWindow:
         """Energy since the previous window (an epoch); takes one reading now for a sharp edge."""
         with self._lock:
             self._tick()
             now = self.clock()
-            window = self._window(now - self._win_t0, lambda t: t.window_j)
+            window = self._window(now - self._win_t0 - self._paused_window_s, lambda t: t.window_j)
             for t in self.tracks:
                 t.window_j = t.energy_j
                 t.window_extra = {}
             self._win_t0 = now
+            self._paused_window_s = 0.0
             self._rss_window = 0.0
         self.last_window = window
         return window
@@ -140,7 +177,8 @@ class SampledSession:
         with self._lock:
             if self.tracks:
                 self._tick()
-            self._final = self._window(self.clock() - self._t0, lambda t: t.zero_j, run=True)
+            seconds = self.clock() - self._t0 - self._paused_run_s
+            self._final = self._window(seconds, lambda t: t.zero_j, run=True)
             for t in self.tracks:
                 try:
                     t.meter.close()
@@ -194,9 +232,15 @@ class SampledSession:
         except psutil.Error:
             pass
         live = [t for t in self.tracks if not t.failed]
-        energy = None if len(live) < len(self.tracks) else sum(t.energy_j - t.zero_j for t in live)
+        energy = self._run_energy() if self._paused_at is None else self._paused_energy
         method = "+".join(t.meter.method for t in live) or "unavailable"
         self._queue.append(MeterSample(self.run_id, self.clock() - self._t0, power, energy, method))
+
+    def _run_energy(self) -> float | None:
+        """The run's energy so far (None once a meter failed). Caller holds the lock."""
+        if any(t.failed for t in self.tracks):
+            return None
+        return sum(t.energy_j - t.zero_j for t in self.tracks)
 
     def _window(
         self, seconds: float, start: Callable[[_Track], float], run: bool = False

@@ -31,6 +31,10 @@ class MeterSession(Protocol):
 
     def close_window(self) -> EnergyWindow: ...
 
+    def pause(self) -> None: ...  # the run waits: leave what follows out of its energy
+
+    def resume(self) -> None: ...
+
     def drain_samples(self) -> list[MeterSample]: ...
 
     def stop(self) -> EnergyWindow: ...
@@ -47,6 +51,12 @@ class UnavailableMeter:
 
     def close_window(self) -> EnergyWindow:
         return EnergyWindow(None, None, "unavailable", self.reason)
+
+    def pause(self) -> None:
+        pass
+
+    def resume(self) -> None:
+        pass
 
     def drain_samples(self) -> list[MeterSample]:
         return []

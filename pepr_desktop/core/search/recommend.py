@@ -42,6 +42,7 @@ from pepr_desktop.core.search.predictions import (
 )
 from pepr_desktop.core.search.priors import AccuracyEstimate, expected_accuracy, widen
 from pepr_desktop.core.search.prune import Skipped, SpeedBound, fmt_time, prune, time_cap_s
+from pepr_desktop.core.training import fast_path
 from pepr_desktop.core.training.config import TrainConfig
 
 BY = {r.resource: r.predicted for r in RESOURCES.values()}  # --by choice -> Candidate field
@@ -168,9 +169,16 @@ class _Costs:
 
 
 def _probe_cached(
-    name: str, in_size: int, plan: RunPlan, lr: float, cache: probing.ProbeCache, probe_fn: Any
+    name: str,
+    in_size: int,
+    plan: RunPlan,
+    lr: float,
+    cache: probing.ProbeCache,
+    probe_fn: Any,
+    fast: dict[str, Any] | None = None,
 ) -> probing.ProbeResult:
-    """The probe of one model at one size: from the cache, else measured (and cached)."""
+    """The probe of one model at one size: from the cache, else measured (and cached). A
+    cached figure timed on a busier machine than now is measured again (`taken_busier`)."""
     key = probing.ProbeCache.probe_key(
         name,
         plan.device,
@@ -180,9 +188,11 @@ def _probe_cached(
         in_size,
         plan.batch_size,
         plan.eval_batch_size,
+        fast,
     )
     hit = cache.get(key)
-    if hit is not None:
+    load = probing.load_per_core()
+    if hit is not None and not probing.taken_busier(hit, load):
         return probing.ProbeResult(**{**hit, "source": "cached"})
     pr = probe_fn(
         name,
@@ -194,7 +204,9 @@ def _probe_cached(
         eval_batch_size=plan.eval_batch_size,
         device=plan.device,
         lr=lr,
+        fast=fast,  # timed on the run's own fast path
     )
+    pr.load = load
     cache.put(key, pr.cached())
     return pr
 
@@ -248,7 +260,15 @@ def _probe_all(
                 skipped.append({"model": name, "why": why})
                 continue
             try:
-                pr = _probe_cached(name, f.input_size, plan, cfg.lr, probe_cache, opts["probe_fn"])
+                pr = _probe_cached(
+                    name,
+                    f.input_size,
+                    plan,
+                    cfg.lr,
+                    probe_cache,
+                    opts["probe_fn"],
+                    fast_path.settings(cfg),
+                )
             except (MemoryError, RuntimeError) as exc:
                 skipped.append({"model": name, "why": _why_failed(exc)})
                 continue

@@ -205,6 +205,13 @@ class Store:
             self.db = sqlite_utils.Database(conn)
             self._check_sqlite()
             self._refuse_foreign()
+            if self.readonly and self.schema_version() == 0:
+                # a file another process is creating this moment, or an empty one: nothing to
+                # read yet (and a read-only store may not create the tables)
+                raise StoreError(
+                    f"database {p} holds no PePR tables yet (new, empty, or still being "
+                    "created); run a training first or check --db."
+                )
             if not self.readonly:
                 self._writable_check()
                 self.db.execute("PRAGMA journal_mode=WAL")

@@ -219,12 +219,13 @@ class RemoteStore:
             raise
         self.data_dir: Path = opened["data_dir"]
 
-    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
+        # positional-only: a Store method may take `name=` itself (create_run's run name)
         with self._lock:
             if self._conn is None:
                 raise StoreError(f"the database {self.path} was closed; open it again.")
             try:
-                self._conn.send((name, args, kwargs))
+                self._conn.send((method, args, kwargs))
                 status, value = self._conn.recv()
             except (EOFError, OSError, BrokenPipeError):
                 self._conn = None

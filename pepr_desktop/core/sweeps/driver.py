@@ -195,18 +195,7 @@ class SweepDriver:
         if isinstance(item, JobPlaced):
             cfg = job.cfg
             job.run_id = self.store.create_run(
-                dataset=cfg.dataset,
-                dataset_hash=self.info.content_hash,
-                model=cfg.model,
-                pretrained=bool(cfg.pretrained or cfg.weights),
-                device=item.device,
-                device_name=item.device_name,
-                host=item.host,
-                node=item.node(),  # the Ray node and worker; None in this process
-                energy_method=item.energy_method,
-                config=cfg.to_dict(),
-                epochs_planned=cfg.epochs,
-                sweep_id=self.sweep_id,
+                **item.run_fields(cfg, self.info.content_hash), sweep_id=self.sweep_id
             )
             job.recorder = RunRecorder(self.store, job.run_id)
             job.recorder.meter = self.meter_info

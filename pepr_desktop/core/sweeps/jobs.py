@@ -43,6 +43,23 @@ class JobPlaced:
             return None
         return {"id": self.node_id, "ip": self.node_ip, "host": self.host, "pid": self.pid}
 
+    def run_fields(self, cfg: Any, dataset_hash: str | None) -> dict[str, Any]:
+        """The columns of the run the driver creates for a job of `cfg` placed here (sweeps and
+        the budgeted search alike; the caller adds its own tags)."""
+        return {
+            "dataset": cfg.dataset,
+            "dataset_hash": dataset_hash,
+            "model": cfg.model,
+            "pretrained": bool(cfg.pretrained or cfg.weights),
+            "device": self.device,
+            "device_name": self.device_name,
+            "host": self.host,
+            "node": self.node(),  # the Ray node and worker; None in the driver's process
+            "energy_method": self.energy_method,
+            "config": cfg.to_dict(),
+            "epochs_planned": cfg.epochs,
+        }
+
 
 def node_label(node: Any) -> str:
     """A stored `node` for tables: its id's first 8 digits, host and worker pid ("" when none)."""

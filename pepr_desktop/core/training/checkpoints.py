@@ -1,18 +1,32 @@
 """Checkpoints of a run: state dicts written atomically, read back with weights_only=True.
 
-A checkpoint names the run it belongs to, so a resume can refuse another run's file.
+A checkpoint names the run it belongs to, so a resume can refuse another run's file, and carries
+the record of the epoch it was written after, so a resume can put back that epoch when its commit
+was lost (a power cut under a disk that reorders writes) instead of continuing with a gap.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pepr_desktop.core.errors import UserError
 
 if TYPE_CHECKING:
+    from pepr_desktop.core.events import EpochEnded
     from pepr_desktop.core.training.train import Prepared
+
+
+class Restored(NamedTuple):
+    """What a checkpoint gives back: the first epoch to train, the trainer state, and the stored
+    record of the epoch it was written after (None in checkpoints older than that field)."""
+
+    start_epoch: int
+    state: dict[str, Any]
+    epoch_record: dict[str, Any] | None
+
 
 # What torch.save's zip writer (caffe2 inline_container.cc) raises when a write fails, as on a full
 # disk: a RuntimeError without an errno, e.g. "PytorchStreamWriter failed writing file data/3: file
@@ -26,6 +40,7 @@ def save_checkpoint(
     epoch: int,
     state: dict[str, Any],
     owner: dict[str, Any] | None = None,
+    record: EpochEnded | None = None,
 ) -> None:
     """State dicts only, written to a temporary file, synced, then renamed over the old one: a
     crash or a full disk leaves the previous checkpoint intact. `owner` ({"run_id", "created_at"})
@@ -47,6 +62,8 @@ def save_checkpoint(
     }
     if owner is not None:
         payload["run"] = dict(owner)
+    if record is not None:
+        payload["epoch_record"] = _plain(asdict(record))
     if p.device.startswith("cuda"):
         payload["cuda_rng"] = torch.cuda.get_rng_state(torch.device(p.device))
     try:
@@ -65,10 +82,9 @@ def save_checkpoint(
         raise
 
 
-def load_checkpoint(
-    path: Path, p: Prepared, owner: dict[str, Any] | None = None
-) -> tuple[int, dict[str, Any]]:
-    """Restore model, optimiser and RNG; return (epochs done, trainer state). Never runs code.
+def load_checkpoint(path: Path, p: Prepared, owner: dict[str, Any] | None = None) -> Restored:
+    """Restore model, optimiser and RNG; return the first epoch to train, the trainer state and
+    the epoch record. Never runs code.
 
     With `owner`, a checkpoint that names another run (another id, or the same id of a run that
     was created at another time) is refused before anything is loaded. One that names no run was
@@ -100,12 +116,26 @@ def load_checkpoint(
         torch.set_rng_state(ck["rng"].cpu())
         if "cuda_rng" in ck and p.device.startswith("cuda"):
             torch.cuda.set_rng_state(ck["cuda_rng"].cpu(), torch.device(p.device))
-        return int(ck["epoch"]) + 1, dict(ck.get("state", {}))
+        record = ck.get("epoch_record")
+        return Restored(
+            int(ck["epoch"]) + 1,
+            dict(ck.get("state", {})),
+            dict(record) if isinstance(record, dict) else None,
+        )
     except Exception as exc:  # a damaged or foreign file is the user's to fix, not a crash
         raise UserError(
             f"checkpoint {path} cannot be resumed ({type(exc).__name__}); it is damaged or was "
             "saved for another model. Start a new run instead."
         ) from None
+
+
+def _plain(value: Any) -> Any:
+    """Python values only (numpy scalars become numbers): what `weights_only` loading accepts."""
+    import json
+
+    return json.loads(
+        json.dumps(value, default=lambda o: o.item() if hasattr(o, "item") else str(o))
+    )
 
 
 def _same_owner(saved: dict[str, Any], owner: dict[str, Any]) -> bool:

@@ -2,8 +2,11 @@
 
 Accuracy alone hides what a lab needs to know about an imbalanced medical dataset (a model that
 calls every X-ray "pneumonia" scores 62% on PneumoniaMNIST's test split). The figures are
-scikit-learn's (`sklearn.metrics`), computed from the predicted probabilities and stored as JSON
-with every finished run (`runs.evaluation`).
+scikit-learn's definitions (tests check them against `sklearn.metrics`), computed here in NumPy
+from the predicted probabilities and stored as JSON with every finished run (`runs.evaluation`).
+NumPy, not scikit-learn, because importing scikit-learn (and SciPy under it) from the worker
+thread holds the GIL in its extension modules for ~0.25 s: the GUI froze for that long at a
+run's first evaluation (issue 19, `bench_gui.py`).
 """
 
 from __future__ import annotations
@@ -21,50 +24,56 @@ MAX_MISCLASSIFIED = 500  # indices kept for browsing; the counts are in the conf
 
 
 def confusion_matrix(labels: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """Rows: true class, columns: predicted class (every class, even one never seen)."""
-    from sklearn.metrics import confusion_matrix as sk_confusion
+    """Rows: true class, columns: predicted class (every class, even one never seen); pairs
+    with a class outside 0..n_classes-1 are left out, as scikit-learn does with `labels=`."""
+    labels = np.asarray(labels, dtype=np.int64).ravel()
+    pred = np.asarray(pred, dtype=np.int64).ravel()
+    ok = (labels >= 0) & (labels < n_classes) & (pred >= 0) & (pred < n_classes)
+    flat = labels[ok] * n_classes + pred[ok]
+    return np.bincount(flat, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
-    return sk_confusion(labels, pred, labels=np.arange(n_classes))
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den, 0 where den is 0 (scikit-learn's zero_division=0)."""
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
 
 
 def per_class_metrics(cm: np.ndarray) -> dict[str, list[float] | list[int]]:
     """Precision, recall, F1 and support per class from a confusion matrix (0 where a class is
     never predicted or absent: scikit-learn's zero_division=0)."""
-    from sklearn.metrics import precision_recall_fscore_support
-
     cm = np.asarray(cm, dtype=np.int64)
-    k = len(cm)
-    # the (true, predicted) pairs the matrix counts, which is what scikit-learn takes
-    true = np.repeat(np.repeat(np.arange(k), k), cm.ravel())
-    pred = np.repeat(np.tile(np.arange(k), k), cm.ravel())
-    precision, recall, f1, support = precision_recall_fscore_support(
-        true, pred, labels=np.arange(k), zero_division=0
-    )
+    tp = np.diag(cm)
+    predicted, support = cm.sum(0), cm.sum(1)
     return {
-        "precision": precision.tolist(),
-        "recall": recall.tolist(),
-        "f1": f1.tolist(),
+        "precision": _ratio(tp, predicted).tolist(),
+        "recall": _ratio(tp, support).tolist(),
+        "f1": _ratio(2 * tp, predicted + support).tolist(),  # 2TP / (2TP + FP + FN)
         "support": support.astype(int).tolist(),
     }
 
 
 def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, ...]:
     """False/true positive rates and thresholds at every distinct score, highest first, from
-    the leading (0, 0) point at threshold +inf (scikit-learn, drop_intermediate=False)."""
-    from sklearn.metrics import roc_curve as sk_roc_curve
-
-    fpr, tpr, thresholds = sk_roc_curve(
-        np.asarray(labels) == 1, np.asarray(scores, dtype=np.float64), drop_intermediate=False
-    )
-    thresholds = thresholds.astype(np.float64)
-    thresholds[0] = np.inf  # scikit-learn < 1.3 put max(score) + 1 there
-    return fpr, tpr, thresholds
+    the leading (0, 0) point at threshold +inf (scikit-learn's, drop_intermediate=False). Tied
+    scores are one point, so a tie counts half, as in the Mann-Whitney form of the AUC."""
+    positive = (np.asarray(labels).ravel() == 1).astype(np.float64)
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    order = np.argsort(scores, kind="mergesort")[::-1]
+    s, y = scores[order], positive[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tps = np.r_[0.0, np.cumsum(y)[last_of_tie]]
+    fps = np.r_[0.0, 1.0 + last_of_tie - tps[1:]]
+    with np.errstate(invalid="ignore", divide="ignore"):  # one class only: NaN, as sklearn
+        fpr, tpr = fps / fps[-1], tps / tps[-1]
+    return fpr, tpr, np.r_[np.inf, s[last_of_tie]]
 
 
 def auc_trapezoid(fpr: np.ndarray, tpr: np.ndarray) -> float:
-    from sklearn.metrics import auc
-
-    return float(auc(fpr, tpr))
+    """Area under a curve whose x only grows (an ROC curve), by the trapezoid rule."""
+    x, y = np.asarray(fpr, dtype=np.float64), np.asarray(tpr, dtype=np.float64)
+    return float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2))
 
 
 def _thin(n: int, max_points: int) -> np.ndarray:

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from pepr_desktop.core.training.config import TrainConfig
 
 FAST_KEY = "fast_path"  # in a run's config `extra` and its epochs' `extra`
+# The TrainConfig fields of the fast path: what a probe or a search passes on to its runs.
+FIELDS = ("amp", "channels_last", "cudnn_benchmark", "tf32", "compile_step")
 
 
 @dataclass
@@ -108,3 +110,8 @@ def resolve(cfg: TrainConfig, device: str) -> FastPath:
         compiled=bool(cfg.compile_step),
         device_type="cuda" if cuda else "cpu",
     )
+
+
+def settings(cfg: Any) -> dict[str, Any]:
+    """The fast-path fields of `cfg` (a TrainConfig), as given (not resolved)."""
+    return {k: getattr(cfg, k) for k in FIELDS}

@@ -22,7 +22,7 @@ from pepr_desktop.core.metering import epoch_extra
 from pepr_desktop.core.metering.carbon import run_carbon_fields
 from pepr_desktop.core.metering.session import MeterSession
 from pepr_desktop.core.store import Store
-from pepr_desktop.core.training.checkpoints import load_checkpoint
+from pepr_desktop.core.training.checkpoints import Restored, load_checkpoint
 from pepr_desktop.core.training.config import Control, StopRun, TrainConfig
 from pepr_desktop.core.training.resume import RESUMABLE, resume_config
 from pepr_desktop.core.training.train import Prepared, prepare, train
@@ -200,16 +200,24 @@ def execute(
     info = _check_before_loading(cfg, store, row, resume_run_id)
     arrays = datasets.load(info)
     prepared = prepare(cfg, arrays)
-    start_epoch, state = 0, {}
+    start_epoch, state, lost = 0, {}, None
     if resume_run_id is not None:
         run_id = resume_run_id
         owner = {"run_id": run_id, "created_at": row.get("created_at")}
-        start_epoch, state = _claim_for_resume(store, run_id, prepared, owner)
+        start_epoch, state, lost = _claim_for_resume(store, run_id, prepared, owner)
     else:
         run_id, owner = _create_run(store, cfg, info, prepared, run_fields)
     recorder = _RunRecorder(store, run_id)
     meter = meter_factory(prepared.device) if meter_factory else None
     recorder.meter = meter
+    if lost is not None:  # before training on: the run's epochs stay 0..n-1 without a gap
+        recorder.epochs_planned = cfg.epochs
+        recorder.record(lost)
+        log.warning(
+            "run %s: epoch %s's commit was lost (power cut?); restored from its checkpoint",
+            run_id,
+            lost.epoch + 1,
+        )
     events = run_events(
         cfg,
         prepared,
@@ -249,13 +257,16 @@ def _check_before_loading(
 
 def _claim_for_resume(
     store: Store, run_id: int, prepared: Prepared, owner: dict[str, Any]
-) -> tuple[int, dict[str, Any]]:
+) -> tuple[int, dict[str, Any], EpochEnded | None]:
     """Restore the run's checkpoint (when there is one), then claim the run; returns (first
-    epoch to train, trainer state)."""
-    start_epoch, state = 0, {}
+    epoch to train, trainer state, the checkpoint's epoch when its commit is missing from the
+    store)."""
+    start_epoch, state, lost = 0, {}, None
     ck = checkpoint_path(store, run_id)
     if ck.is_file():
-        start_epoch, state = load_checkpoint(ck, prepared, owner)
+        restored = load_checkpoint(ck, prepared, owner)
+        start_epoch, state = restored.start_epoch, restored.state
+        lost = _lost_epoch(store, run_id, restored, ck)
     # After every check, so a refused resume leaves the store as it was. One conditional
     # write: status, owner pid and host change together and only if the run is still
     # resumable, so of two resumes racing for it exactly one trains.
@@ -264,7 +275,27 @@ def _claim_for_resume(
             f"run {run_id} is being resumed by another process (or is no longer resumable); "
             "see `pepr runs` for its status."
         )
-    return start_epoch, state
+    return start_epoch, state, lost
+
+
+def _lost_epoch(store: Store, run_id: int, restored: Restored, ck: Path) -> EpochEnded | None:
+    """The checkpoint's own epoch when the store lacks exactly that one (its commit was lost
+    while the checkpoint written after it survived); None when the store has it. A checkpoint
+    further ahead, or one without its epoch's record, cannot continue without a gap: refused."""
+    stored = {int(r["epoch"]) for r in store.epochs(run_id)}
+    last = restored.start_epoch - 1
+    if last in stored or last < 0:
+        return None
+    record = restored.epoch_record
+    contiguous = stored == set(range(last))
+    if contiguous and record is not None and record.get("epoch") == last:
+        return EpochEnded(**{**record, "run_id": run_id})
+    have = f"epochs 1-{max(stored) + 1}" if stored else "no epochs"
+    raise UserError(
+        f"run {run_id}'s checkpoint ({ck}) is at epoch {last + 1} but the database holds {have}; "
+        "continuing would leave a gap. Start a new run with `pepr train` (or delete that file "
+        f"to retrain run {run_id} from epoch 1)."
+    )
 
 
 def _create_run(

@@ -130,6 +130,7 @@ class _Loop:
     t0: float = 0.0  # perf_counter at the run's start, less the time of earlier sessions
     paused_total: float = 0.0
     last_drain: float = 0.0
+    last_epoch: EpochEnded | None = None  # what the checkpoint written after it carries
 
 
 def train(
@@ -169,7 +170,9 @@ def train(
             # After the consumer stored the epoch: a crash in between leaves the previous
             # checkpoint, and a resume redoes this epoch deterministically.
             if checkpoint_path is not None and cfg.checkpoint:
-                save_checkpoint(checkpoint_path, p, epoch, run.state, checkpoint_owner)
+                save_checkpoint(
+                    checkpoint_path, p, epoch, run.state, checkpoint_owner, run.last_epoch
+                )
             if epoch + 1 < cfg.epochs:
                 _check_continue(run, epoch + 1 - start_epoch, peak)
     finally:
@@ -221,8 +224,10 @@ def _train_epoch(run: _Loop, epoch: int) -> Generator[Event, None, tuple[float, 
     run.augmenter.start_epoch(cfg.seed, epoch)
     forward = p.fast.forward or p.model  # the compiled forward when compile_step is on
     for b, idx in enumerate(chunks, 1):
-        if control.paused:
+        if control.paused:  # the wait is neither the run's time nor its energy
+            run.meter.pause()
             ep_paused += control.wait_while_paused()
+            run.meter.resume()
         if control.stopped:
             raise StopRun(control.stop_reason or "user")
         xb = p.fast.inputs(run.augmenter(p.norm(p.train.x[idx])))
@@ -266,7 +271,7 @@ def _end_epoch(
     yield from run.meter.drain_samples()  # ...which is drained with the rest, never lost
     peak = run.mem.close_window()
     _record_epoch(run, epoch, metrics, window)
-    yield EpochEnded(
+    run.last_epoch = EpochEnded(
         run_id=run.run_id,
         epoch=epoch,
         train_loss=train_loss,
@@ -280,6 +285,7 @@ def _end_epoch(
         energy_note=window.note,
         extra={"best_val_epoch": run.state["best_val_epoch"], FAST_KEY: p.fast.record()},
     )
+    yield run.last_epoch
     return peak
 
 

@@ -8,9 +8,11 @@ protocol" one choice away; every setting is under Advanced settings, folded away
 scrolls, so it fits a laptop screen whatever is unfolded. The last dataset, budget, recipe and
 device are remembered (gui/settings.py).
 
-Slow work (the recommender's cost probe, the recipe search) runs through the context's
-`TaskWorker` (task bodies: views/experiment_tasks.py); the view renders `TaskProgress` messages
-and results routed by their type. Bad input becomes a dialog, never a traceback.
+Slow work (the recommender's cost probe, the recipe search, the budgeted search) runs through the
+context's `TaskWorker` (task bodies: views/experiment_tasks.py); the view renders `TaskProgress`
+messages and results routed by their type. The budgeted search is watched in its own window
+(views/find_best.py, imported on the first click: it brings pyqtgraph). Bad input becomes a
+dialog, never a traceback.
 """
 
 from __future__ import annotations
@@ -73,6 +75,14 @@ TRIAL_COLUMNS = (
     "Note",
 )
 FIND_BEST_PENDING = "coming with the budgeted search"
+FIND_BEST_TIP = (
+    "Search the models that fit the budget here: short trials of models, input sizes and "
+    "recipes, pruned on validation, then the best trained again on all the data"
+)
+FIND_BEST_NO_BUDGET = (
+    "The search needs a budget to stay within: set Time (minutes) and/or Energy (Wh) in "
+    "step 2, e.g. Time 10 min. Memory is optional."
+)
 EMPTY_STATE = (
     "<h3>Start here</h3>"
     "<ol>"
@@ -99,7 +109,7 @@ def dataset_label(info: DatasetInfo, sizes: dict[str, int] | None = None) -> str
 
 class ExperimentView(QWidget):
     """Set up a run: emits `train_requested` with the configurations to queue, and
-    `find_best_requested` for the budgeted search (disabled until a handler says it is there)."""
+    `find_best_requested` when a budgeted search starts (its panel: views/find_best.py)."""
 
     train_requested = Signal(list)
     find_best_requested = Signal()
@@ -113,6 +123,11 @@ class ExperimentView(QWidget):
         # None: core.tune's default recipes; a list restricts the search (tests, power users)
         self.tune_recipes: list[Any] | None = None
         self.tune_result: Any = None
+        # None: the search's default pool; a list restricts it (tests, power users)
+        self.find_best_pool: list[str] | None = None
+        # more AutoSpec fields for the search (tests, power users), e.g. {"trial_epochs": 2}
+        self.find_best_options: dict[str, Any] = {}
+        self.find_best_panel: Any = None  # the last search's panel (views/find_best.py)
         self.facts: dict[str, recipes.DataFacts] = {}
         self._failure_title = "Recommendation failed"  # the dialog title if the task fails
         self._tune_control: Any = None
@@ -127,6 +142,7 @@ class ExperimentView(QWidget):
         ctx.tasks.user_error.connect(self._on_task_error)
         ctx.tasks.crashed.connect(self._on_task_crash)
         ctx.tasks.busy_changed.connect(self._on_task_busy)
+        ctx.training.busy_changed.connect(self._update_find_best)
 
     # layout -------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -226,8 +242,8 @@ class ExperimentView(QWidget):
         lay = QVBoxLayout(box)
         self.find_best_btn = QPushButton("Find the best model")
         self.find_best_btn.setObjectName("primary")
-        self.find_best_btn.clicked.connect(self.find_best_requested)
-        self.set_find_best_available(False)
+        self.find_best_btn.clicked.connect(self.find_best)
+        self.set_find_best_available(True)
         lay.addWidget(self.find_best_btn)
         rec = QHBoxLayout()
         self.recommend_btn = QPushButton("Recommend models")
@@ -361,9 +377,80 @@ class ExperimentView(QWidget):
     def set_find_best_available(self, on: bool, tooltip: str = "") -> None:
         """Enable "Find the best model" once its handler (the budgeted search) is connected."""
         self.find_best_btn.setEnabled(on)
-        self.find_best_btn.setToolTip(
-            tooltip or ("Search the models that fit the budget" if on else FIND_BEST_PENDING)
+        self.find_best_btn.setToolTip(tooltip or (FIND_BEST_TIP if on else FIND_BEST_PENDING))
+
+    def _search_running(self) -> bool:
+        return bool(self.find_best_panel is not None and self.find_best_panel.running)
+
+    def _update_find_best(self, *_a: Any) -> None:
+        """Free while nothing else runs; during its own search it shows the search again."""
+        idle = not self.ctx.tasks.busy and not self.ctx.training.busy
+        self.find_best_btn.setEnabled(idle or self._search_running())
+
+    def find_best_spec(self) -> Any:
+        """The budgeted search the fields describe (`core.search.auto.AutoSpec`), checked;
+        raises UserError in the GUI's words."""
+        from dataclasses import replace
+
+        from pepr_desktop.core.search.auto.spec import AutoSpec
+        from pepr_desktop.gui.context import make_meter_settings
+
+        name = self.dataset_name()
+        if not name:
+            raise UserError("Choose a dataset first (step 1).")
+        b = self.budget()
+        if b.time_min is None and b.energy_wh is None:
+            raise UserError(FIND_BEST_NO_BUDGET)
+        meter = make_meter_settings(self.ctx.settings)
+        if meter is not None:  # idle power before each short trial would cost seconds of each
+            meter = replace(meter, idle_baseline_s=0.0)
+        spec = AutoSpec(
+            dataset=name,
+            time_min=b.time_min,
+            energy_wh=b.energy_wh,
+            memory_mb=b.memory_mb,
+            by=self.by_combo.currentText(),
+            models=self.find_best_pool,
+            device=self.budget_box.device(),
+            seed=self.seed_spin.value(),
+            batch_size=self.batch_spin.value(),
+            meter=meter,
+            **self.find_best_options,
         )
+        return spec.validate()
+
+    def find_best(self) -> Any:
+        """Start the budgeted search in its own panel (or show the running one); the panel."""
+        if self._search_running():
+            self.find_best_panel.show()
+            self.find_best_panel.raise_()
+            return self.find_best_panel
+        if self.ctx.tasks.busy or self.ctx.training.busy:
+            show_error(
+                self,
+                "Find the best model",
+                "Another task or a training run is in progress; wait for it to end (or stop it "
+                "in Live training), then search: the search measures this machine's speed.",
+            )
+            return None
+        try:
+            spec = self.find_best_spec()
+        except UserError as exc:
+            show_error(self, "Find the best model", str(exc))
+            return None
+        from pepr_desktop.gui.views.find_best import FindBestPanel  # built on demand: pyqtgraph
+
+        if self.find_best_panel is not None:  # the last search's panel: one at a time
+            self.find_best_panel.close()
+            self.find_best_panel.deleteLater()
+        panel = self.find_best_panel = FindBestPanel(self.ctx, spec, self)
+        self._failure_title = "Find the best model"
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("finding the best model (see its window)…")
+        panel.start()
+        panel.show()
+        self.find_best_requested.emit()
+        return panel
 
     # remembered settings ------------------------------------------------------------------------
     def _restore(self) -> None:
@@ -768,9 +855,12 @@ class ExperimentView(QWidget):
         self.recommend_btn.setEnabled(not busy)
         self.tune_btn.setEnabled(not busy)
         self.cancel_btn.setEnabled(busy)
+        self._update_find_best()
         if not busy:
             self._tune_control = None
             self.progress.setRange(0, 100)
+            if self._failure_title == "Find the best model" and self.progress.format() != "failed":
+                self.progress.setFormat("search ended (its window has the leaderboard)")
 
     def _on_progress(self, p: Any) -> None:
         if not isinstance(p, TaskProgress):
@@ -864,6 +954,14 @@ class ExperimentView(QWidget):
     def _queue(self, cfgs: list[TrainConfig]) -> None:
         if not self.dataset_name():
             show_error(self, "Train", "Choose a dataset first.")
+            return
+        if self._search_running():  # a run beside it would skew what the search measures
+            show_error(
+                self,
+                "Train",
+                "Find the best model is measuring this machine; train when it has ended, or "
+                "cancel it in its window.",
+            )
             return
         try:
             for c in cfgs:

@@ -1,5 +1,6 @@
-"""The background work of New experiment: the recommender and the recipe search, run on the
-context's `TaskWorker` over core's `recommend_for` / `tune_for` with a `RemoteStore`."""
+"""The background work of New experiment: the recommender, the recipe search and the budgeted
+search ("Find the best model"), run on the context's `TaskWorker` over core's `recommend_for` /
+`tune_for` / `run_search` with a `RemoteStore`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pepr_desktop.core.budget import Budget
+from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.search.tune import TuneResult
 from pepr_desktop.core.store.remote import RemoteStore
 from pepr_desktop.core.training.config import Control, TrainConfig
@@ -88,3 +90,32 @@ def tune_task(
         control=control,
         **kwargs,
     )
+
+
+class SearchCancelled:
+    """The result of a budgeted search cancelled before any run existed (while probing)."""
+
+
+def find_best_task(
+    progress: Any,
+    should_stop: Any,
+    *,
+    db_path: Path,
+    spec: Any,
+    control: CancelControl,
+) -> Any:
+    """`core.search.auto.run_search` with its typed events passed through unchanged as the
+    task's progress messages (the search panel routes them by class); an `AutoResult` at the
+    end, or `SearchCancelled` when Cancel came before anything ran."""
+    from pepr_desktop.core.search.auto.engine import run_search
+
+    control.should_stop = should_stop
+    store = RemoteStore(db_path)
+    try:
+        return run_search(spec, store, control=control, emit=progress)
+    except UserError:
+        if control.stopped:  # cancelled while probing: no model was kept, and that is no error
+            return SearchCancelled()
+        raise
+    finally:
+        store.close()

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.scoring.degenerate import run_verdict
 from pepr_desktop.gui import file_dialogs
-from pepr_desktop.gui.charts import power_kind
+from pepr_desktop.gui.chart_theme import power_kind
 from pepr_desktop.gui.context import AppContext, show_error
 from pepr_desktop.gui.gui_text import for_gui
 from pepr_desktop.gui.run_scores import dataset_pepr

@@ -12,7 +12,6 @@ import logging
 from typing import Any
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon
 from PySide6.QtWidgets import (
@@ -29,7 +28,10 @@ from PySide6.QtWidgets import (
 )
 
 from pepr_desktop.core.errors import UserError
+from pepr_desktop.gui.chart_theme import pyqtgraph
 from pepr_desktop.gui.widgets.preview_grid import array_to_pixmap
+
+pg = pyqtgraph()  # themed: the ROC plot follows the app's theme
 
 log = logging.getLogger(__name__)
 

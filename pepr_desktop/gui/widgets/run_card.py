@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from pepr_desktop.core.scoring.degenerate import run_verdict
-from pepr_desktop.gui.charts import power_kind
+from pepr_desktop.gui.chart_theme import power_kind
 from pepr_desktop.gui.run_scores import session_pepr
 from pepr_desktop.gui.widgets.tables import fmt, fmt_sig
 

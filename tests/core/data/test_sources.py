@@ -506,3 +506,27 @@ def test_disk_full_during_import_removes_the_partial_file(
     assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
     assert "disk is full" in err and "free some space" in err
     assert state() == before  # no .part file, no row
+
+
+def test_an_import_killed_while_writing_leaves_no_temporary_file_for_long(tmp_path: Path) -> None:
+    """A SIGKILL while writing leaves `.import-PID-*.npz.part` (as large as the dataset): the next
+    import into the folder removes it; a running import's file is left alone."""
+    import os
+    import subprocess
+    import sys
+
+    from pepr_desktop.core.data.sources import ArraySet, write_npz_temp
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".import-{dead.pid}-00ff00ff00ff00ff.npz.part"
+    running = tmp_path / f".import-{os.getpid()}-11aa11aa11aa11aa.npz.part"
+    foreign = tmp_path / ".import-notes.npz.part"  # not a name this app writes
+    for f in (stale, running, foreign):
+        f.write_bytes(b"x" * 1000)
+    x = {s: np.zeros((2, 4, 4), np.uint8) for s in ("train", "val", "test")}
+    y = {s: np.array([0, 1], np.int64) for s in ("train", "val", "test")}
+    tmp = write_npz_temp(ArraySet(x, y, ["a", "b"], "binary-class"), tmp_path)
+    assert not stale.exists()
+    assert running.exists() and foreign.exists() and tmp.exists()
+    assert f"-{os.getpid()}-" in tmp.name

@@ -129,3 +129,44 @@ def test_factory_without_nvml_still_meters_the_cpu(monkeypatch, tmp_path: Path) 
     )
     assert session.method == "cpu_estimate+dram_estimate"
     assert any("gpu (nvml_energy)" in n and "nvidia-ml-py" in n for n in session.notes)
+
+
+class SteadyCpu(PowerMeter):
+    component, method = "cpu", "steady_cpu"
+
+    def _power_w(self) -> float:
+        return 10.0
+
+
+def test_a_paused_epoch_does_not_count_the_pause(tmp_path: Path) -> None:
+    """Paused 1.5 s at the first batch: the epoch's energy is the steady 10 W over its training
+    seconds (which leave the pause out), not over its wall time."""
+    import threading
+    import time
+
+    from pepr_desktop.core.events import BatchEnded
+    from pepr_desktop.core.training.config import Control
+
+    store = Store(tmp_path / "db.sqlite")
+
+    def factory(device: str) -> SampledSession:
+        m = SteadyCpu()
+        m.open()
+        return SampledSession([m], period_s=0.05)
+
+    control = Control()
+    paused = 0.0
+    events = []
+    for ev in execute(cfg(epochs=1), store, meter_factory=factory, control=control):
+        events.append(ev)
+        if isinstance(ev, BatchEnded) and ev.batch == 1 and not paused:
+            control.pause()
+            threading.Timer(1.5, control.resume).start()
+            paused = time.perf_counter()
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "finished"
+    (epoch,) = [e for e in events if isinstance(e, EpochEnded)]
+    assert epoch.energy_j == pytest.approx(10.0 * epoch.seconds, rel=0.1, abs=0.5), (
+        epoch.energy_j,
+        epoch.seconds,
+    )
+    assert store.get_run(epoch.run_id)["energy_j"] == pytest.approx(epoch.energy_j)

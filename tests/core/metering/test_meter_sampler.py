@@ -144,3 +144,26 @@ class _Broken(Meter):
 def test_meter_unavailable_is_an_exception_with_reason() -> None:
     with pytest.raises(MeterUnavailable, match="never works"):
         _Broken().open()
+
+
+def test_a_pause_is_left_out_of_the_epochs_and_the_runs_energy() -> None:
+    """10 W for ~0.3 s of work around a 0.6 s pause: the window and the run count the work only,
+    their seconds too, and the samples' run energy never jumps back."""
+    m = ConstPower("cpu", 10.0)
+    m.open()
+    s = SampledSession([m], period_s=0.05)
+    s.start(3)
+    time.sleep(0.15)
+    s.pause()
+    s.pause()  # a second call while paused changes nothing
+    time.sleep(0.6)
+    s.resume()
+    time.sleep(0.15)
+    w = s.close_window()
+    total = s.stop()
+    assert 0.25 < w.detail["seconds"] < 0.55, w.detail  # ~0.3 s of work, not ~0.9 s of wall time
+    assert w.energy_j == pytest.approx(10.0 * w.detail["seconds"], rel=0.05)
+    assert total.energy_j == pytest.approx(w.energy_j, rel=0.05)
+    assert total.detail["seconds"] == pytest.approx(w.detail["seconds"], abs=0.05)
+    energies = [x.energy_j for x in s.drain_samples()]
+    assert energies == sorted(energies) and energies[-1] == pytest.approx(total.energy_j, rel=0.05)

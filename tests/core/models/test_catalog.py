@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import pytest
 
 from pepr_desktop.core.models import catalog
+from tests.conftest import SHARED_DATA
 
-PAPER = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "pepr_paper"
+PAPER = SHARED_DATA / "pepr_paper"
 
 
 @pytest.fixture(autouse=True)

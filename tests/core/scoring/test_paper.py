@@ -4,15 +4,15 @@ PePR invariants and values computed by hand."""
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.scoring.paper import experiments, model_info, paper_models
 from pepr_desktop.resources_path import resource
+from tests.conftest import SHARED_DATA
 
-SHARED_PAPER = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "pepr_paper"
+SHARED_PAPER = SHARED_DATA / "pepr_paper"
 
 
 def test_shipped_files_match_source_and_carry_licence() -> None:

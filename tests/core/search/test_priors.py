@@ -11,21 +11,6 @@ from pepr_desktop.core.search import priors
 from pepr_desktop.core.training.config import TrainConfig
 
 
-@pytest.fixture
-def info():
-    return DatasetInfo(
-        name="pneu",
-        source="imported",
-        path=None,
-        n_classes=2,
-        channels=1,
-        image_size=28,
-        task="binary",
-        class_names=["normal", "pneumonia"],
-        split_sizes={"train": 3200, "val": 400, "test": 400},
-    )
-
-
 def cfg(**kw):
     return TrainConfig(dataset="pneu", model="", device="cpu", **kw)
 

@@ -30,21 +30,6 @@ def _cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
 
 
-@pytest.fixture
-def info():
-    return DatasetInfo(
-        name="pneu",
-        source="imported",
-        path=None,
-        n_classes=2,
-        channels=1,
-        image_size=28,
-        task="binary",
-        class_names=["normal", "pneumonia"],
-        split_sizes={"train": 3200, "val": 400, "test": 400},
-    )
-
-
 class FakeProbe:
     """Fixed, FLOPs-consistent costs: step = 5 ms + 3 x forward FLOPs x batch / 50 GFLOP/s."""
 

@@ -87,6 +87,13 @@ def test_unusable_paths(tmp_path: Path) -> None:
         Store(tmp_path)
     with pytest.raises(StoreError, match="does not exist"):
         Store(tmp_path / "absent.sqlite", readonly=True)
+    empty = tmp_path / "being-created.sqlite"  # what a reader sees while the CLI creates it
+    empty.touch()
+    with pytest.raises(StoreError, match="no PePR tables yet"):
+        Store(empty, readonly=True)
+    Store(empty).close()  # a writer sets it up; then it reads
+    with Store(empty, readonly=True) as store:
+        assert store.runs() == []
 
 
 def test_v1_database_migrates_without_loss(tmp_path: Path) -> None:

@@ -25,6 +25,8 @@ def test_remote_store_round_trip_and_typed_errors(tmp_path: Path) -> None:
     db = tmp_path / "pepr.sqlite"
     with RemoteStore(db) as store:
         run_id = store.create_run(model="resnet18", dataset="sample", epochs_planned=2)
+        named = store.create_run(model="resnet18", dataset="sample", name="trial 0")  # `name=`
+        assert store.get_run(named)["name"] == "trial 0"  # (a search's run names cross too)
         store.add_epoch(run_id, {"epoch": 0, "train_loss": 0.5}, {"epochs_done": 1})
         assert store.get_run(run_id)["epochs_done"] == 1
         assert [e["epoch"] for e in store.epochs(run_id)] == [0]

@@ -63,3 +63,38 @@ def test_a_sweep_refuses_a_bad_concurrency(store, bad) -> None:
     cfg = TrainConfig(dataset="d", model=TINY_MODEL, device="cpu")
     with pytest.raises(UserError, match="concurrent"):
         validate(SweepSpec(dataset="d", jobs=[cfg.to_dict()], concurrent=bad), store)
+
+
+def test_a_pool_stops_one_trial_alone_and_reuses_its_workers(tmp_path: Path) -> None:
+    import time
+    from collections import defaultdict
+    from dataclasses import replace
+
+    from pepr_desktop.core.data.sources import read_npz
+
+    arrays = read_npz(write_npz(tmp_path / "d.npz", (24, 8, 8), 16))
+    short = TrainConfig(dataset="d", model=TINY_MODEL, epochs=1, batch_size=8, device="cpu")
+    pool = concurrent.TrialPool(2, arrays, None)
+    by_job: dict[int, list] = defaultdict(list)
+    try:
+        pool.start(0, replace(short, epochs=200))  # stopped after its first epoch
+        pool.start(1, short)
+        assert pool.free == 0
+        deadline = time.monotonic() + 180
+        while pool.running and time.monotonic() < deadline:
+            for index, item in pool.poll():
+                by_job[index].append(item)
+                if index == 0 and isinstance(item, EpochEnded):
+                    pool.stop(0)
+            if 1 not in pool.running and 2 not in by_job and pool.free:
+                pool.start(2, short)  # the next trial, on the worker that is free
+                by_job[2] = []
+    finally:
+        pool.close()
+    assert not pool.running and not pool.slots
+    ends = {i: evs[-1] for i, evs in by_job.items()}
+    assert ends[0].status == "stopped" and ends[1].status == ends[2].status == "finished"
+    assert len([e for e in by_job[0] if isinstance(e, EpochEnded)]) < 200
+    pids = {i: evs[0].pid for i, evs in by_job.items()}
+    # one process per slot, kept for the next trial: the third ran in one of the two
+    assert pids[0] != pids[1] and pids[2] in (pids[0], pids[1])

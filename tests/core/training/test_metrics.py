@@ -37,3 +37,53 @@ def test_split_metrics_keys_each_split_and_skips_a_missing_one() -> None:
     assert set(m) == {"val_acc", "val_bacc", "val_auc"}
     assert m["val_acc"] == pytest.approx(4 / 5)
     assert m["val_bacc"] == pytest.approx((1.0 + 2 / 3) / 2)
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_metrics_match_sklearn_with_ties_and_missing_predictions(k: int) -> None:
+    from sklearn import metrics as skm
+
+    rng = np.random.default_rng(k)
+    labels = rng.integers(0, k, 500)
+    logits = rng.normal(size=(500, k))
+    logits[np.arange(500), labels] += 0.8
+    probs = (np.exp(logits) / np.exp(logits).sum(1, keepdims=True)).round(2)  # ties
+    probs /= probs.sum(1, keepdims=True)
+    probs[:40] = np.eye(k)[0]  # a block predicted as class 0 with equal scores
+    m = classification_metrics(probs, labels)
+    pred = probs.argmax(1)
+    assert m["acc"] == pytest.approx(skm.accuracy_score(labels, pred), abs=1e-12)
+    assert m["bacc"] == pytest.approx(skm.balanced_accuracy_score(labels, pred), abs=1e-12)
+    want = (
+        skm.roc_auc_score(labels, probs[:, 1])
+        if k == 2
+        else skm.roc_auc_score(labels, probs, multi_class="ovr")
+    )
+    assert m["auc"] == pytest.approx(want, abs=1e-9)
+
+
+def test_balanced_accuracy_ignores_classes_only_predicted() -> None:
+    from sklearn import metrics as skm
+
+    labels = np.array([0, 0, 1, 1])
+    probs = np.eye(3)[[0, 2, 1, 1]]  # class 2 is predicted but never true
+    m = classification_metrics(probs, labels)
+    assert m["bacc"] == pytest.approx(skm.balanced_accuracy_score(labels, probs.argmax(1)))
+    assert m["auc"] is None  # a 3-class split without class 2: undefined, not a guess
+
+
+def test_the_training_path_does_not_import_sklearn() -> None:
+    """Importing scikit-learn from the worker thread froze the GUI for ~0.25 s (issue 19)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from pepr_desktop.core.training.metrics import classification_metrics\n"
+        "from pepr_desktop.core.training.evaluation import evaluate_predictions\n"
+        "p = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]); y = np.array([0, 1, 1])\n"
+        "classification_metrics(p, y); evaluate_predictions(p, y, ['a', 'b'])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -200,6 +200,48 @@ def test_checkpoint_without_an_owner_still_resumes(store: Store, reference) -> N
     _assert_same(_figures(store, run_id), reference)
 
 
+def _lose_commits(store: Store, run_id: int, epochs: list[int]) -> None:
+    """The image a power cut leaves when the disk wrote the checkpoint but not these commits."""
+    with store.db.conn:
+        for e in epochs:
+            store.db.conn.execute("DELETE FROM epochs WHERE run_id=? AND epoch=?", [run_id, e])
+        store.db.conn.execute("UPDATE runs SET epochs_done=? WHERE id=?", [0, run_id])
+
+
+def test_an_epoch_whose_commit_was_lost_is_put_back_from_its_checkpoint(
+    store: Store, reference
+) -> None:
+    """Epoch 0's checkpoint reached the disk, its commit did not: the resume stores epoch 0 from
+    the record the checkpoint carries (not retrained, no gap), then trains epoch 1."""
+    run_id = _stop_after_first_epoch(store)
+    _lose_commits(store, run_id, [0])
+    events = list(execute(_cfg(), store, resume_run_id=run_id))
+    assert events[-1].status == "finished", events[-1].message
+    assert [e.epoch for e in events if isinstance(e, EpochEnded)] == [1]  # epoch 0 not redone
+    run = store.get_run(run_id)
+    assert run["epochs_done"] == 2
+    _assert_same(_figures(store, run_id), reference)
+
+
+def test_a_checkpoint_further_ahead_than_one_lost_commit_is_refused(store: Store) -> None:
+    """Two epochs missing under the checkpoint cannot be put back: refused in one line, and the
+    run is left as it was (not claimed, nothing trained)."""
+    cfg = _cfg()
+    cfg.epochs = 3
+    control = Control()
+    for ev in execute(cfg, store, control=control):
+        if isinstance(ev, EpochEnded) and ev.epoch == 1:
+            control.stop("user")
+    run_id = store.runs()[0]["id"]
+    _lose_commits(store, run_id, [0, 1])
+    before = store.get_run(run_id)
+    with pytest.raises(UserError, match="leave a gap") as info:
+        list(execute(cfg, store, resume_run_id=run_id))
+    assert "\n" not in str(info.value) and "epoch 2" in str(info.value)
+    after = store.get_run(run_id)
+    assert after["status"] == before["status"] == "stopped" and store.epochs(run_id) == []
+
+
 def _write_npz(path: Path, seed: int) -> Path:
     from tests.conftest import write_npz
 

@@ -12,7 +12,11 @@
    search (`config.extra` and `runs.extra`: search, trial, phase) and trained on a copy of the
    data WITHOUT the test split; each epoch's validation metric is reported to the pruner. Before
    a trial the guard estimates its cost (probe, then the measured speed) and skips it when it
-   would not fit (core/search/auto/guard.py).
+   would not fit (core/search/auto/guard.py). On CUDA (or with `concurrency` N asked for) up to
+   N trials run at once, each in a worker process (core/sweeps/concurrent.py: N from the probe's
+   memory figure and the free memory); a trial is asked for whenever a slot is free, each is
+   pruned and stopped on its own, this process still records every run, and their energy is
+   labelled shared (the guard counts an epoch shared by N trials once, not N times).
 3. **Final**: the best trials (by the validation metric, or by expected PePR on `by`; never a
    model that collapsed onto one class when another exists) are trained again on the full data
    for as many epochs as what is left allows; the winner is the best final run on VALIDATION.
@@ -28,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import secrets
 import time
 from collections.abc import Callable
@@ -62,6 +67,7 @@ MAX_SKIPS = 4  # consecutive trials that did not fit: the search phase is over
 SEARCH_GRACE = 0.05  # a trial may run this share of the budget past the search phase's end
 DEFAULT_OVERHEAD_S = 3.0  # model build, first step, closing a run: until measured
 STORAGE = Path("searches") / "optuna.journal"
+MAX_CONCURRENT = 64  # trials at once at most (memory and CPU cores usually bind first)
 
 
 class RunControl:
@@ -182,6 +188,7 @@ class _Search:
         self.overhead_s = DEFAULT_OVERHEAD_S
         self.skips = 0
         self.message = ""
+        self.pool: Any = None  # trial workers started early (`_early_pool`)
 
     def note(self, text: str) -> None:
         """Add one sentence to the search's closing message."""
@@ -193,6 +200,7 @@ class _Search:
         self._load()
         ray_connected = self._connect_ray()
         try:
+            self.pool = self._early_pool()
             self._plan()
             study = self._study()
             self._search_phase(study)
@@ -200,6 +208,8 @@ class _Search:
             if not self.control.stopped:
                 self._final_phase()
         finally:
+            if self.pool is not None:
+                self.pool.close()
             if ray_connected:
                 import ray
 
@@ -256,6 +266,7 @@ class _Search:
             seed=self.spec.seed,
             device=self.spec.device,
             checkpoint=False,
+            **self.spec.fast_path,  # the probe (plan) and every run train alike
         )
 
     def _plan(self) -> None:
@@ -421,12 +432,25 @@ class _Search:
     ) -> Any:
         """Train one run, reporting epochs to the pruner and keeping the budget."""
         rc = RunControl(self.control, self.guard)
+        on_event = self._watcher(cfg, rec, rc, grace_share=grace_share, trial=trial)
+        self._started(rec, cfg)
+        name, extra = _run_name(self, rec), _run_extra(cfg, rec)
+        out = self.executor.run(cfg, arrays, name=name, extra=extra, control=rc, on_event=on_event)
+        self._settle(rec, cfg, out)
+        return out
+
+    def _watcher(
+        self, cfg: TrainConfig, rec: TrialRecord, rc: RunControl, *, grace_share: float, trial: Any
+    ) -> Callable[[int, Any], None]:
+        """What sees each stored event of a run: the guard, the pruner, the progress events."""
         last_tick = [self.clock()]
         key = self.spec.val_key
 
         def on_event(run_id: int, ev: Any) -> None:
             if isinstance(ev, EpochEnded):
-                self.guard.add_epoch(ev.seconds, ev.energy_j, ev.peak_mem_mb)
+                # N trials at once each metered the whole device: 1/N of it is this epoch's
+                shared = int(ev.extra.get("energy_shared_by") or 1)
+                self.guard.add_epoch(ev.seconds, ev.energy_j, ev.peak_mem_mb, shared_by=shared)
                 val = {k: v for k, v in ev.metrics.items() if k.startswith("val_")}
                 self._emit(
                     TrialEpoch(
@@ -463,6 +487,9 @@ class _Search:
             if self.guard.fraction_spent() > grace_share and not rc.stopped:
                 rc.stop("budget")
 
+        return on_event
+
+    def _started(self, rec: TrialRecord, cfg: TrainConfig) -> None:
         self._emit(
             TrialStarted(
                 self.search_id,
@@ -475,12 +502,11 @@ class _Search:
                 cfg.epochs,
             )
         )
-        extra = dict(cfg.extra, recipe=rec.recipe, params=rec.params)
-        name = f"{self.search_id} {rec.phase} {rec.number}"
-        out = self.executor.run(cfg, arrays, name=name, extra=extra, control=rc, on_event=on_event)
-        _fill(rec, out, key)
+
+    def _settle(self, rec: TrialRecord, cfg: TrainConfig, out: Any) -> None:
+        """A run's figures into its record, and its measured speed into the cost model."""
+        _fill(rec, out, self.spec.val_key)
         self._learn(self.arms[f"{rec.model}@{rec.image_size}"], cfg, out.curve, out.wall_s)
-        return out
 
     # ------------------------------------------------------------------ the search phase
 
@@ -488,22 +514,53 @@ class _Search:
         from pepr_desktop.core.search.auto.space import distributions
 
         dists = distributions(list(self.arms.values()))
-        share = self.spec.search_share
+        n = self._concurrency()
+        if n > 1:
+            self._search_concurrently(study, dists, n)
+            return
+        if self.pool is not None:  # asked for N, but only one fits
+            self.pool.close()
+            self.pool = None
         while not self.control.stopped:
             self._hold_while_paused()
-            if self.spec.max_trials is not None and len(self.trials) >= self.spec.max_trials:
-                self.note(f"the search tried its {self.spec.max_trials} trials")
-                break
-            fewest = 1 if self._first_look() else None
-            cheapest = min(self._trial_cost(a, fewest).seconds for a in self.arms.values())
-            if cheapest > self.guard.seconds_left(share):
-                self.note("the search phase's budget is spent")
+            why = self._why_no_more(in_flight=0)
+            if why:
+                self.note(why)
                 break
             if not self._trial(study, dists):
                 self.note(f"{MAX_SKIPS} trials in a row did not fit what was left")
                 break
 
+    def _why_no_more(self, in_flight: int) -> str:
+        """Why the search phase asks for no further trial ('' when it may)."""
+        if (
+            self.spec.max_trials is not None
+            and len(self.trials) + in_flight >= self.spec.max_trials
+        ):
+            return f"the search tried its {self.spec.max_trials} trials"
+        fewest = 1 if self._first_look() else None
+        cheapest = min(self._trial_cost(a, fewest).seconds for a in self.arms.values())
+        if cheapest > self.guard.seconds_left(self.spec.search_share):
+            return "the search phase's budget is spent"
+        return ""
+
     def _trial(self, study: Any, dists: dict) -> bool:
+        prepared = self._next_trial(study, dists)
+        if prepared is None:
+            return self.skips < MAX_SKIPS
+        trial, rec, cfg = prepared
+        out = self._execute(
+            cfg,
+            self.search_arrays,
+            rec,
+            grace_share=self.spec.search_share + SEARCH_GRACE,
+            trial=trial,
+        )
+        self._told(study, trial, rec, out)
+        return True
+
+    def _next_trial(self, study: Any, dists: dict) -> tuple[Any, TrialRecord, TrainConfig] | None:
+        """Ask the study for a trial and size it; None when it does not fit (told, recorded)."""
         from optuna.trial import TrialState
 
         from pepr_desktop.core.search.auto.space import recipe_name
@@ -536,7 +593,7 @@ class _Search:
             study.tell(trial, state=TrialState.FAIL)
             self._ended(rec)
             self.skips += 1
-            return self.skips < MAX_SKIPS
+            return None
         self.skips = 0
         seconds = self.guard.seconds_left(self.spec.search_share + SEARCH_GRACE / 2)
         cfg = self._config(
@@ -548,13 +605,12 @@ class _Search:
             number=trial.number,
             seconds=seconds - self.overhead_s,
         )
-        out = self._execute(
-            cfg,
-            self.search_arrays,
-            rec,
-            grace_share=self.spec.search_share + SEARCH_GRACE,
-            trial=trial,
-        )
+        return trial, rec, cfg
+
+    def _told(self, study: Any, trial: Any, rec: TrialRecord, out: Any) -> None:
+        """The study learns how a trial ended; the search records it."""
+        from optuna.trial import TrialState
+
         if out.reason == "pruned":
             rec.status = PRUNED
             study.tell(trial, state=TrialState.PRUNED)
@@ -568,7 +624,91 @@ class _Search:
             rec.status = FAILED
             study.tell(trial, state=TrialState.FAIL)
         self._ended(rec)
+
+    # ------------------------------------------------------------------ trials at once
+
+    def _concurrency(self) -> int:
+        """Trials at once in the search phase: the spec's N, or on CUDA as many as the probe's
+        memory figure (the largest arm's) allows in the free memory; 1 on the CPU unless asked
+        (its cores are what trials would share), on Ray, and with an executor of one run."""
+        from pepr_desktop.core.sweeps.concurrent import choose_concurrency
+
+        if self.spec.backend != "local" or not hasattr(self.executor, "concurrent"):
+            return 1
+        requested = self.spec.concurrency or None
+        if requested is None and not self.device.startswith("cuda"):
+            return 1
+        mems = [a.memory_mb for a in self.arms.values() if a.memory_mb is not None]
+        return choose_concurrency(
+            self.spec.max_trials or MAX_CONCURRENT,
+            self.device,
+            mem_per_trial_mb=max(mems) if mems else None,
+            requested=requested,
+        )
+
+    def _early_pool(self) -> Any:
+        """With N trials at once asked for, their workers start before the probe, so that their
+        start-up (importing torch and timm, a CUDA context: seconds each) overlaps it."""
+        n = self.spec.concurrency
+        if n < 2 or self.spec.backend != "local" or not hasattr(self.executor, "concurrent"):
+            return None
+        runs = self.executor.concurrent(min(n, os.cpu_count() or 1), self.search_arrays)
+        runs.warm()
+        return runs
+
+    def _search_concurrently(self, study: Any, dists: dict, n: int) -> None:
+        """The search phase with up to `n` trials in flight: a trial is asked for whenever a
+        slot is free and it fits what is left; each is pruned and guarded on its own."""
+        runs, self.pool = self.pool or self.executor.concurrent(n, self.search_arrays), None
+        runs.resize(n)
+        flights: dict[int, tuple[Any, TrialRecord, TrainConfig]] = {}
+        asking = True
+        self.note(f"up to {n} trials ran at once (their energy figures are the device's, shared)")
+        try:
+            while True:
+                self._hold_flights(runs)
+                while asking and runs.free > 0 and not self.control.stopped:
+                    asking = self._launch(study, dists, runs, flights)
+                if not flights:
+                    break
+                for number, out in runs.poll():
+                    trial, rec, cfg = flights.pop(number)
+                    self.guard.in_flight = len(flights)
+                    self._settle(rec, cfg, out)
+                    self._told(study, trial, rec, out)
+        finally:
+            runs.close()
+            self.guard.in_flight = 0
+
+    def _launch(self, study: Any, dists: dict, runs: Any, flights: dict) -> bool:
+        """Start the next trial in a free slot; False once the search phase asks for no more."""
+        why = self._why_no_more(in_flight=len(flights))
+        if why:
+            self.note(why)
+            return False
+        prepared = self._next_trial(study, dists)
+        if prepared is None:
+            if self.skips >= MAX_SKIPS:
+                self.note(f"{MAX_SKIPS} trials in a row did not fit what was left")
+                return False
+            return True
+        trial, rec, cfg = prepared
+        rc = RunControl(self.control, self.guard)
+        grace = self.spec.search_share + SEARCH_GRACE
+        on_event = self._watcher(cfg, rec, rc, grace_share=grace, trial=trial)
+        self._started(rec, cfg)
+        name, extra = _run_name(self, rec), _run_extra(cfg, rec)
+        runs.start(trial.number, cfg, name=name, extra=extra, control=rc, on_event=on_event)
+        flights[trial.number] = (trial, rec, cfg)
+        self.guard.in_flight = len(flights)
         return True
+
+    def _hold_flights(self, runs: Any) -> None:
+        """A pause holds every trial in flight (each in its process) and the search."""
+        if self.control.paused:
+            runs.pause(True)
+            self.guard.paused_s += self.control.wait_while_paused()
+            runs.pause(False)
 
     def _hold_while_paused(self) -> None:
         """A pause between runs holds the search too; paused seconds are not spent."""
@@ -618,6 +758,14 @@ class _Search:
         )
         _save_summary(self.store, result)
         return result
+
+
+def _run_name(search: _Search, rec: TrialRecord) -> str:
+    return f"{search.search_id} {rec.phase} {rec.number}"
+
+
+def _run_extra(cfg: TrainConfig, rec: TrialRecord) -> dict[str, Any]:
+    return dict(cfg.extra, recipe=rec.recipe, params=rec.params)
 
 
 def _fill(rec: TrialRecord, out: Any, key: str) -> None:

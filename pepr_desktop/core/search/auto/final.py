@@ -108,8 +108,10 @@ def predict(search: Any, t: TrialRecord, epochs: int) -> Prediction:
     by the past predictions on this dataset and machine."""
     n_trial = max(1, round(search.n_train * t.data_fraction))
     seen = [(i + 1) * n_trial for i in range(len(t.curve))]
+    key = search.spec.val_key
+    chance = {"val_bacc": 1 / max(2, search.info.n_classes), "val_auc": 0.5}.get(key)
     p = predict_final(
-        search.spec.val_key, t.curve, seen, epochs * search.n_train, n_val=search.n_val
+        key, t.curve, seen, epochs * search.n_train, n_val=search.n_val, chance=chance
     )
     return with_history(p, search.history)
 

@@ -11,6 +11,11 @@ One guard per search, over every dimension the user limited:
 - **memory**: not cumulative; a trial whose predicted peak is over it is never started, and each
   run carries the limit to the trainer.
 
+With several trials in flight on one device, each epoch's meter measured the whole device, so an
+epoch shared by N trials counts 1/N of its joules and seconds (N overlapping epochs add up to the
+device's energy over that time, not N times it); the wall clock is shared as it is. `in_flight`
+says how many trials run now (shown with the spent figures).
+
 The search runs in phases that may each use a share of the budget (the trials, then the final
 runs); `seconds_left(share)` converts whichever limit binds first into seconds at the current
 rate, so one deadline serves both time and energy. The clock is injectable (tests use a fake).
@@ -55,17 +60,27 @@ class BudgetGuard:
         self.run_seconds = 0.0  # seconds inside measured epochs
         self.run_energy_j = 0.0  # joules measured in those epochs
         self.peak_mem_mb: float | None = None
+        self.in_flight = 0  # trials running now (the search's concurrent phase)
 
     # ------------------------------------------------------------------ what was spent
 
     def elapsed_s(self) -> float:
         return max(0.0, self.clock() - self.t0 - self.paused_s)
 
-    def add_epoch(self, seconds: float, energy_j: float | None, peak_mb: float | None) -> None:
-        """One finished epoch of any run of the search, as its meter measured it."""
+    def add_epoch(
+        self,
+        seconds: float,
+        energy_j: float | None,
+        peak_mb: float | None,
+        *,
+        shared_by: int = 1,
+    ) -> None:
+        """One finished epoch of any run of the search, as its meter measured it; `shared_by`
+        trials ran at once on the device that meter measured."""
+        share = 1.0 / max(shared_by, 1)
         if energy_j is not None:
-            self.run_seconds += max(seconds, 0.0)
-            self.run_energy_j += energy_j
+            self.run_seconds += max(seconds, 0.0) * share
+            self.run_energy_j += energy_j * share
         if peak_mb is not None:
             self.peak_mem_mb = max(self.peak_mem_mb or 0.0, peak_mb)
 
@@ -145,4 +160,5 @@ class BudgetGuard:
             "peak_mem_mb": self.peak_mem_mb,
             "fraction_spent": self.fraction_spent(),
             "within_budget": self.fraction_spent() <= 1.0 + TOLERANCE,
+            "in_flight": self.in_flight,
         }

@@ -7,11 +7,21 @@ power law that learning curves follow (Domhan et al. 2015; Viering & Loog 2022):
 
     y(x) = a - b * x**(-c),    b >= 0, c in a small grid
 
-For each c the fit is linear least squares in (a, b); the prediction is the fit with the smallest
-residual, and the interval spans the predictions of every c whose residual is close to it, widened
-by the residual scatter and by the validation split's own binomial noise. A curve too short to fit
-(one point) keeps its last value, with an interval open upwards, and says so. An unknown accuracy
-is None, never chance level. Clipped to [0, 1].
+For each c the fit is linear least squares in (a, b). Two findings on real searches shape how it
+is used (benchmarks/README.md, bench_auto):
+
+- A trial's first epochs often sit at chance level (the model first predicts one class) and then
+  jump; that jump is not a power law, and fitted as one it extrapolates far above 1. Leading
+  points at chance level (`chance`, within `CHANCE_MARGIN`) are left out of the fit.
+- A 3-epoch trial whose schedule anneals within those 3 epochs is extrapolated 10x and more to
+  the final run; the fits then promised 1.0 where the final run reached 0.92. So the point value
+  is the fits' median at no more than `HORIZON` times the curve's length, and the full
+  extrapolation only sets the interval's upper end.
+
+The interval spans the close fits (residual within `CLOSE_FIT` of the best), widened by the
+residual scatter, the validation split's own binomial noise and the reach of the extrapolation.
+A curve too short to fit (one point) keeps its last value, with an interval open upwards, and
+says so. An unknown accuracy is None, never chance level. Clipped to [0, 1].
 """
 
 from __future__ import annotations
@@ -27,6 +37,8 @@ CLOSE_FIT = 2.0  # exponents whose residual is within this factor of the best sp
 ONE_POINT_HALF_WIDTH = 0.06
 MIN_HALF_WIDTH = 0.01
 EXTRAPOLATION_WIDTH = 0.03  # added to the half-width per doubling beyond the curve
+HORIZON = 2.0  # the point value extrapolates at most this many times the curve's length
+CHANCE_MARGIN = 0.1  # a leading point this close to chance level is a collapsed start
 
 
 @dataclass(frozen=True)
@@ -44,13 +56,18 @@ class Prediction:
 
 
 def _fit(xs: Sequence[float], ys: Sequence[float], c: float) -> tuple[float, float, float]:
-    """(a, b, rms residual) of y = a - b x^-c, with b >= 0 (a flat line when the fit falls)."""
+    """(a, b, rms residual) of y = a - b x^-c, with b >= 0 (a flat line when the fit falls)
+    and a <= 1."""
     zs = [x**-c for x in xs]
     zm, ym = statistics.fmean(zs), statistics.fmean(ys)
     szz = sum((z - zm) ** 2 for z in zs)
     slope = sum((z - zm) * (y - ym) for z, y in zip(zs, ys)) / szz if szz > 0 else 0.0
     b = max(0.0, -slope)  # y rises as z = x^-c falls: slope <= 0
     a = ym + b * zm
+    if a > 1.0:  # no metric here exceeds 1: fit b with the asymptote held there
+        a = 1.0
+        szz0 = sum(z * z for z in zs)
+        b = max(0.0, sum(z * (1.0 - y) for z, y in zip(zs, ys)) / szz0) if szz0 > 0 else 0.0
     rms = math.sqrt(statistics.fmean((y - (a - b * z)) ** 2 for z, y in zip(zs, ys)))
     return a, b, rms
 
@@ -66,12 +83,18 @@ def predict_final(
     target_seen: float,
     *,
     n_val: int | None = None,
+    chance: float | None = None,
 ) -> Prediction:
     """The value of `metric` after `target_seen` training images, from the curve `values`
-    measured after `seen` images each (same length; None values are skipped)."""
+    measured after `seen` images each (same length; None values are skipped). `chance`: the
+    metric's chance level (1/K for balanced accuracy, 0.5 for AUC), None where unknown."""
     pts = [(float(x), float(y)) for x, y in zip(seen, values) if y is not None and x > 0]
     if not pts:
         return Prediction(metric, None, None, None, "unknown: no validation value yet")
+    dropped = 0
+    if chance is not None:
+        while len(pts) > 1 and pts[0][1] <= chance + CHANCE_MARGIN:
+            pts, dropped = pts[1:], dropped + 1
     noise = 0.0
     last = pts[-1][1]
     if n_val:
@@ -89,17 +112,21 @@ def predict_final(
     fits = [(c, *_fit(xs, ys, c)) for c in EXPONENTS]
     best = min(fits, key=lambda f: f[3])
     close = [f for f in fits if f[3] <= CLOSE_FIT * best[3] + 1e-4]
-    preds = [a - b * target_seen**-c for c, a, b, _ in close]
-    value = best[1] - best[2] * target_seen ** -best[0]
-    spread = max(preds) - min(preds)
+    near = min(target_seen, HORIZON * xs[-1])
+    at_near = [a - b * near**-c for c, a, b, _ in close]
+    at_target = [a - b * target_seen**-c for c, a, b, _ in close]
+    value = statistics.median(at_near)  # ties (an exact 2-point fit) take the middle exponent
+    spread = max(at_target) - min(at_target)
     # the further out, the less a short curve says: widen with the log of the extrapolation
     reach = EXTRAPOLATION_WIDTH * math.log2(max(1.0, target_seen / xs[-1]))
     half = max(MIN_HALF_WIDTH, noise, 2 * best[3]) + reach
-    lo, hi = min(min(preds), value) - half, max(max(preds), value) + half
+    lo, hi = min(at_near) - half, max(*at_target, value) + half
     note = (
-        f"power-law fit of {len(pts)} epochs (c={best[0]:g}), extrapolated "
-        f"{target_seen / xs[-1]:.1f}x further; interval: {len(close)} close fits, residual "
-        f"{best[3]:.3f}, spread {spread:.3f}"
+        f"power-law fit of {len(pts)} epochs"
+        + (f" ({dropped} at chance level left out)" if dropped else "")
+        + f", {target_seen / xs[-1]:.1f}x further than the curve (the value at most "
+        f"{HORIZON:g}x); interval: {len(close)} close fits, residual {best[3]:.3f}, spread "
+        f"{spread:.3f}"
     )
     return Prediction(metric, _clip(value), _clip(lo), _clip(hi), note)
 

@@ -9,6 +9,8 @@ side is the runner's own recorder (`RunRecorder`, `close_run`), exactly as `pepr
 its jobs; with `backend="ray"` the job runs through the project's Ray backend
 (`sweeps.ray_backend.run_jobs`) and its events stream back here. The final runs use the same
 path with the full data, so their test figures are the run's own, read once at the end.
+`ConcurrentRuns` records several trials at once, from worker processes on one device
+(core/sweeps/concurrent.py), with the same `Recording` as one run.
 """
 
 from __future__ import annotations
@@ -129,92 +131,27 @@ class RunExecutor:
         control: Any,
         on_event: Callable[[int, Event], None] | None = None,
     ) -> RunOutcome:
-        from pepr_desktop.core.training.runner import RunRecorder
-
-        t0 = time.perf_counter()
-        out = RunOutcome(run_id=None, status="failed")
-        recorder: Any = None
+        rec = Recording(self, cfg, name=name, extra=extra, control=control, on_event=on_event)
         try:
             for item in self.stream(cfg, arrays, control):
-                if isinstance(item, JobPlaced):
-                    out.run_id = self._create(cfg, item, name, extra)
-                    out.host = item.host
-                    recorder = RunRecorder(self.store, out.run_id)
-                    recorder.meter = self.meter_info
-                    continue
-                if isinstance(item, JobLost):
-                    self._end(
-                        out,
-                        recorder,
-                        cfg,
-                        name,
-                        extra,
-                        item.status,
-                        item.reason,
-                        item.message,
-                        control,
-                    )
+                if rec.feed(item):
                     break
-                if out.run_id is None:
-                    continue  # nothing arrives before JobPlaced; be safe anyway
-                ev = replace(item, run_id=out.run_id)
-                if isinstance(ev, RunFinished):
-                    if ev.evaluation is not None:  # per-class test figures of a final run
-                        self.store.update_run(out.run_id, evaluation=ev.evaluation)
-                    self._end(
-                        out, recorder, cfg, name, extra, ev.status, ev.reason, ev.message, control
-                    )
-                    break
-                recorder.record(ev)
-                if isinstance(ev, EpochEnded):
-                    out.curve.append(val_point(ev))
-                if on_event is not None:
-                    on_event(out.run_id, ev)
         except BaseException:
-            if out.run_id is not None and out.status == "failed" and not out.message:
-                self._end(
-                    out,
-                    recorder,
-                    cfg,
-                    name,
-                    extra,
-                    "stopped",
-                    "interrupt",
-                    "the search ended before this run did",
-                    control,
-                )
+            rec.abort()
             raise
         finally:
-            out.wall_s = time.perf_counter() - t0
-        if out.run_id is not None and not out.message and out.status == "failed":
-            self._end(
-                out,
-                recorder,
-                cfg,
-                name,
-                extra,
-                "failed",
-                "error",
-                "the run ended without a result",
-                control,
-            )
-        return out
+            rec.out.wall_s = time.perf_counter() - rec.t0
+        rec.finish()
+        return rec.out
+
+    def concurrent(self, n: int, arrays: Any) -> ConcurrentRuns:
+        """Up to `n` runs at once on `arrays`, each in a trial process (the local backend)."""
+        return ConcurrentRuns(self, n, arrays)
 
     def _create(self, cfg: TrainConfig, placed: JobPlaced, name: str, extra: dict) -> int:
         return int(
             self.store.create_run(
-                name=name,
-                dataset=cfg.dataset,
-                dataset_hash=self.info.content_hash,
-                model=cfg.model,
-                pretrained=bool(cfg.pretrained or cfg.weights),
-                device=placed.device,
-                device_name=placed.device_name,
-                host=placed.host,
-                energy_method=placed.energy_method,
-                config=cfg.to_dict(),
-                epochs_planned=cfg.epochs,
-                extra=extra,
+                **placed.run_fields(cfg, self.info.content_hash), name=name, extra=extra
             )
         )
 
@@ -247,3 +184,169 @@ def _settings_dict(settings: Any) -> dict[str, Any]:
     from dataclasses import asdict
 
     return {k: v for k, v in asdict(settings).items()}
+
+
+class Recording:
+    """One run's messages, recorded as they arrive: the run is created at `JobPlaced`, every
+    event stored before `on_event` sees it, and closed at its `RunFinished` or `JobLost`."""
+
+    def __init__(
+        self,
+        executor: RunExecutor,
+        cfg: TrainConfig,
+        *,
+        name: str,
+        extra: dict[str, Any],
+        control: Any,
+        on_event: Callable[[int, Event], None] | None = None,
+        from_placed: bool = False,
+    ) -> None:
+        self.ex, self.cfg, self.name, self.extra = executor, cfg, name, extra
+        self.control, self.on_event = control, on_event
+        self.out = RunOutcome(run_id=None, status="failed")
+        self.recorder: Any = None
+        self.t0 = time.perf_counter()
+        self.done = False
+        self.from_placed = from_placed  # wall time from JobPlaced (a worker's queue) or now
+
+    def feed(self, item: Any) -> bool:
+        """Record one message; True once the run has ended."""
+        from pepr_desktop.core.training.runner import RunRecorder
+
+        out = self.out
+        if isinstance(item, JobPlaced):
+            if self.from_placed:  # a worker's start-up before it is not the run's
+                self.t0 = time.perf_counter()
+            out.run_id = self.ex._create(self.cfg, item, self.name, self.extra)
+            out.host = item.host
+            self.recorder = RunRecorder(self.ex.store, out.run_id)
+            self.recorder.meter = self.ex.meter_info
+            return False
+        if isinstance(item, JobLost):
+            self._end(item.status, item.reason, item.message)
+            return True
+        if out.run_id is None:
+            return False  # nothing arrives before JobPlaced; be safe anyway
+        ev = replace(item, run_id=out.run_id)
+        if isinstance(ev, RunFinished):
+            if ev.evaluation is not None:  # per-class test figures of a final run
+                self.ex.store.update_run(out.run_id, evaluation=ev.evaluation)
+            self._end(ev.status, ev.reason, ev.message)
+            return True
+        self.recorder.record(ev)
+        if isinstance(ev, EpochEnded):
+            out.curve.append(val_point(ev))
+        if self.on_event is not None:
+            self.on_event(out.run_id, ev)
+        return False
+
+    def abort(self) -> None:
+        """The search ended (an exception, a cancel) before this run said it had."""
+        if self.out.run_id is not None and self.out.status == "failed" and not self.out.message:
+            self._end("stopped", "interrupt", "the search ended before this run did")
+
+    def finish(self) -> None:
+        """After the stream: a run that never said how it ended is closed as failed."""
+        if self.out.run_id is not None and not self.out.message and self.out.status == "failed":
+            self._end("failed", "error", "the run ended without a result")
+
+    def _end(self, status: str, reason: str, message: str) -> None:
+        self.done = True
+        self.ex._end(
+            self.out,
+            self.recorder,
+            self.cfg,
+            self.name,
+            self.extra,
+            status,
+            reason,
+            message,
+            self.control,
+        )
+
+
+class ConcurrentRuns:
+    """Up to `n` runs at once on one device (core/sweeps/concurrent.py: one process each),
+    recorded here by this process alone, exactly as `RunExecutor.run` records one. Each run has
+    its own control: its stop (pruned, budget) reaches its process alone; `pause` holds all."""
+
+    def __init__(self, executor: RunExecutor, n: int, arrays: Any) -> None:
+        from pepr_desktop.core.sweeps.concurrent import TrialPool
+
+        self.ex = executor
+        self.pool = TrialPool(n, arrays, executor.meter_settings)
+        self.active: dict[int, Recording] = {}
+        self.stop_sent: set[int] = set()
+
+    @property
+    def free(self) -> int:
+        return self.pool.free
+
+    def warm(self) -> None:
+        self.pool.warm()
+
+    def resize(self, n: int) -> None:
+        """At most `n` at once from now on (the workers started for more stay idle)."""
+        self.pool.n = n
+
+    @property
+    def busy(self) -> int:
+        return len(self.active)
+
+    def start(
+        self,
+        key: int,
+        cfg: TrainConfig,
+        *,
+        name: str,
+        extra: dict[str, Any],
+        control: Any,
+        on_event: Callable[[int, Event], None] | None = None,
+    ) -> None:
+        from pepr_desktop.core.sweeps.concurrent import label_shared
+
+        cfg = label_shared(cfg, self.pool.n)  # the stored config says its energy is shared
+        self.active[key] = Recording(
+            self.ex,
+            cfg,
+            name=name,
+            extra=extra,
+            control=control,
+            on_event=on_event,
+            from_placed=True,
+        )
+        self.pool.start(key, cfg)
+
+    def pause(self, paused: bool) -> None:
+        self.pool.pause(paused)
+
+    def poll(self) -> list[tuple[int, RunOutcome]]:
+        """Record what arrived; the runs that ended since, as (key, outcome). A run counts as
+        ended once its worker is free again, so `free` and the runs in flight always agree."""
+        for key, item in self.pool.poll():
+            rec = self.active.get(key)
+            if rec is not None and not rec.done:
+                rec.feed(item)
+        ended: list[tuple[int, RunOutcome]] = []
+        for key, rec in list(self.active.items()):
+            if key in self.pool.running:
+                if rec.control.stopped and key not in self.stop_sent:
+                    self.pool.stop(key)  # pruned, over budget or the user's stop
+                    self.stop_sent.add(key)
+                continue
+            if not rec.done:  # its worker is gone without saying how the run ended
+                rec.finish()
+            ended.append((key, self._retire(key)))
+        return ended
+
+    def _retire(self, key: int) -> RunOutcome:
+        rec = self.active.pop(key)
+        rec.out.wall_s = time.perf_counter() - rec.t0
+        return rec.out
+
+    def close(self) -> None:
+        """Stop what still runs; its runs are closed as stopped by the search's end."""
+        self.pool.close()
+        for key in list(self.active):
+            self.active[key].abort()
+            self._retire(key)

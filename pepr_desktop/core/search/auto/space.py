@@ -15,7 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-UPSCALE_BELOW = 64  # images smaller than this also get an arm at twice their side
+UPSCALE_BELOW = 64  # images smaller than this also get an arm at twice their side...
+UPSCALE_4X_UPTO = 16  # ...and these at four times: a standard CNN downsamples 32x, so at 8 or 16
+# px even twice the side leaves it under a pixel of feature map
 LR_RANGE = (2e-4, 3e-3)
 IMBALANCE = ("none", "weights", "balanced")
 AUGMENT = ("none", "light")
@@ -68,7 +70,9 @@ class Arm:
 
 def upscaled_sizes(native: int) -> list[int]:
     """Input sizes beyond the images' own that the search also tries."""
-    return [2 * native] if native < UPSCALE_BELOW else []
+    if native >= UPSCALE_BELOW:
+        return []
+    return [2 * native, 4 * native] if native <= UPSCALE_4X_UPTO else [2 * native]
 
 
 def distributions(arms: Sequence[Arm]) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pepr_desktop.core.budget import Budget
@@ -51,6 +51,12 @@ class AutoSpec:
     address: str | None = None  # Ray cluster (None: a local Ray)
     num_cpus: float = 1.0
     num_gpus: float = 0.0
+    # the trainer's fast path for every run (TrainConfig fields amp, channels_last...; empty:
+    # the defaults, "auto" = on for CUDA)
+    fast_path: dict[str, Any] = field(default_factory=dict)
+    # trials at once on one device (local backend, search phase): 0 = chosen (on CUDA from the
+    # probe's memory figure, 1 on the CPU); N = at most N, within memory and CPU cores
+    concurrency: int = 0
 
     @property
     def budget(self) -> Budget:
@@ -90,9 +96,25 @@ class AutoSpec:
         frac = self.trial_fraction
         if frac is not None and not (math.isfinite(frac) and 0 < frac <= 1):
             raise UserError(f"the trial data fraction must be in (0, 1], not {frac!r}.")
+        self._validate_parallel()
         if self.models is not None and not all(isinstance(m, str) and m for m in self.models):
             raise UserError("models must be timm model names, e.g. resnet18,resnet10t.")
         return self
+
+    def _validate_parallel(self) -> None:
+        from pepr_desktop.core.training.config import TrainConfig
+        from pepr_desktop.core.training.fast_path import FIELDS
+
+        n = self.concurrency
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 64:
+            raise UserError(f"concurrency must be a whole number from 0 (chosen) to 64, not {n!r}.")
+        if n > 1 and self.backend != "local":
+            raise UserError("--concurrency is for the local backend; Ray places trials itself.")
+        unknown = sorted(set(self.fast_path) - set(FIELDS))
+        if unknown:
+            raise UserError(f"unknown fast-path setting(s): {', '.join(unknown)}.")
+        # the trainer's own checks (choices of amp, channels-last...), one line each
+        TrainConfig(dataset=self.dataset, model="", **self.fast_path).validate()
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

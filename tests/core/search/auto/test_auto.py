@@ -323,3 +323,13 @@ def test_a_tight_budget_takes_a_shorter_first_look_and_still_trains_a_final(stor
     assert res.trials[0].epochs_planned == 2 and res.trials[0].epochs == 2  # 3 would not fit
     assert res.finals and res.winner is not None and res.winner.phase == "final"
     assert res.spent["spent_s"] <= 30 * 1.03
+
+
+def test_small_images_are_also_tried_upscaled() -> None:
+    """28 px images get a 56 px arm; 8 px images (sklearn's digits) 16 and 32 px; 64 px none."""
+    from pepr_desktop.core.search.auto.space import upscaled_sizes
+
+    assert upscaled_sizes(28) == [56]
+    assert upscaled_sizes(8) == [16, 32]
+    assert upscaled_sizes(16) == [32, 64]
+    assert upscaled_sizes(64) == [] and upscaled_sizes(224) == []

@@ -12,14 +12,37 @@ def power_law(x: float, a: float = 0.95, b: float = 0.4, c: float = 0.5) -> floa
 
 
 def test_a_power_law_curve_is_extrapolated_inside_its_interval() -> None:
+    from pepr_desktop.core.search.auto.predict import HORIZON
+
     seen = [1000, 2000, 3000, 4000]
     values = [power_law(x / 1000) for x in seen]
     p = predict_final("val_bacc", values, seen, 20_000, n_val=500)
     truth = power_law(20)
-    assert p.value == pytest.approx(truth, abs=0.01)
+    # the value: the fit at no more than HORIZON x the curve's length (short real curves
+    # overshoot when extrapolated far); the interval reaches the full extrapolation
+    assert p.value == pytest.approx(power_law(4 * HORIZON), abs=0.01)
+    assert values[-1] < p.value < truth
     assert p.low <= truth <= p.high
-    assert p.value > values[-1]  # it rises beyond the last epoch, not a copy of it
     assert "power-law fit of 4 epochs" in p.method
+    near = predict_final("val_bacc", values, seen, 6_000, n_val=500)  # within the horizon
+    assert near.value == pytest.approx(power_law(6), abs=0.01)
+
+
+def test_a_collapsed_start_is_left_out_and_no_fit_promises_more_than_1() -> None:
+    """A real trial (bench_auto, PneumoniaMNIST): chance level at epoch 1, then 0.905, 0.922;
+    extrapolated 11.6x its final run reached 0.924, where the plain fit promised 1.0."""
+    from pepr_desktop.core.search.auto.predict import _fit
+
+    seen = [2425, 4850, 7275]
+    curve = [0.53, 0.905, 0.922]
+    p = predict_final("val_bacc", curve, seen, 18 * 4708, n_val=524, chance=0.5)
+    assert "1 at chance level left out" in p.method
+    assert 0.922 < p.value < 0.96 and p.low <= 0.924 <= p.high
+    plain = predict_final("val_bacc", curve, seen, 18 * 4708, n_val=524)
+    assert abs(plain.value - 0.924) > abs(p.value - 0.924)  # what the collapsed start costs
+    for c in (0.25, 0.5, 1.0):  # the steep jump alone would fit an asymptote above 1
+        a, b, _ = _fit([1.0, 2.0, 3.0], [0.3, 0.9, 0.99], c)
+        assert a <= 1.0 and b >= 0.0
 
 
 def test_a_falling_curve_is_not_extrapolated_upwards() -> None:
