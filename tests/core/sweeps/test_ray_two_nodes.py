@@ -80,8 +80,11 @@ def test_killed_node_json_interrupted_resumed_nodes_recorded(cluster, tmp_path: 
     out, err = finish(proc, out_file, err_file)
 
     assert proc.returncode == 1, err[-3000:]  # a job did not finish
-    assert "marked dead" in err  # Ray's print() of the node's death went to stderr ...
-    s = json.loads(out)  # ... and stdout is the summary alone
+    # Ray print()s the node's death ("... marked dead") only when its notice reaches the driver
+    # before the sweep ends (it did not in one CI run); when it does, it must be on stderr.
+    # tests/cli/test_sweep_cmds.py::test_stdout_carries_the_result_alone checks the move itself.
+    assert "marked dead" not in out
+    s = json.loads(out)  # stdout is the summary alone
     assert s["counts"] == {"done": 2, "interrupted": 1}, s["jobs"]
     lost = next(j for j in s["jobs"] if j["status"] == "interrupted")
     assert lost["run_id"] == doomed and lost["reason"] == "node"
