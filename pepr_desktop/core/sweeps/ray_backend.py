@@ -129,6 +129,8 @@ def _pump(ray: Any, index: int, gen: Any, out: queue.Queue) -> None:
             out.put((index, ray.get(ref)))
     except Exception as exc:
         out.put((index, classify(exc)))
+    except SystemExit:
+        pass  # ray.shutdown() raises this in a thread still inside ray.get: nobody reads now
     finally:
         out.put((index, _END))
 

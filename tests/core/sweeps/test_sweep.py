@@ -336,3 +336,27 @@ def test_compare_warns_on_mixed_devices_and_methods() -> None:
     assert "warning: runs on different devices: cpu (x86), cuda (A100)" in notes
     assert "warning: energy measured with different methods: nvml, rapl" in notes
     assert not any("warning" in n for n in compare_runs(runs[:1] * 2, "energy").notes)
+
+
+def test_a_stream_ended_by_ray_shutdown_ends_quietly(monkeypatch) -> None:
+    """ray.shutdown() raises SystemExit in a thread still inside ray.get: the job's pump thread
+    ends its stream without a traceback on the user's terminal (seen in the Ray tests' warnings)."""
+    import queue
+    import threading
+
+    pytest.importorskip("ray", reason="Ray is the optional extra pepr-desktop[cluster]")
+    from pepr_desktop.core.sweeps import ray_backend
+
+    class ShutDownRay:
+        def get(self, ref):
+            raise SystemExit(0)
+
+    escaped: list[BaseException] = []
+    monkeypatch.setattr(threading, "excepthook", lambda a: escaped.append(a.exc_value))
+    out: queue.Queue = queue.Queue()
+    t = threading.Thread(target=ray_backend._pump, args=(ShutDownRay(), 3, iter([object()]), out))
+    t.start()
+    t.join(5)
+    assert not escaped
+    assert out.get_nowait() == (3, ray_backend._END)
+    assert out.empty()
