@@ -10,8 +10,9 @@ on a user's machine (later ones see the earlier runs: the probe cache, the histo
 the learning-curve predictions). The budget covers the whole search: probing, trials
 and the final runs (the dataset import before it is not counted). Goals with a 10-minute budget:
 mean test ACC >= 0.93 and AUC >= 0.975, every seed within budget + 3 %; median |predicted -
-actual| (validation metric of the final runs) <= 0.03. `--quick`: one seed, 2.5 minutes, 15 % of
-the training split (a smoke run, not the goal).
+actual| (validation metric of the final runs) <= 0.03, reported also against the test split's
+figure of that metric (the issue's wording: the final test accuracy). `--quick`: one seed, 2.5
+minutes, 15 % of the training split (a smoke run, not the goal).
 """
 
 from __future__ import annotations
@@ -55,6 +56,15 @@ def one_seed(seed: int, args: argparse.Namespace, budget_min: float, store) -> d
         for f in res.finals
         if f.predicted and f.predicted.get("error_val") is not None
     ]
+    # the same predictions against the test split's figure of that metric (read once, after the
+    # choice): what a user who trusts the prediction for new data would be off by
+    test_errors = [
+        abs(f.predicted["actual_test"] - f.predicted["value"])
+        for f in res.finals
+        if f.predicted
+        and f.predicted.get("actual_test") is not None
+        and f.predicted.get("value") is not None
+    ]
     out = {
         "seed": seed,
         "winner": f"{w.model}@{w.image_size} {w.recipe}, {w.epochs} ep" if w else None,
@@ -68,6 +78,7 @@ def one_seed(seed: int, args: argparse.Namespace, budget_min: float, store) -> d
         "trials": len(res.trials),
         "pruned": sum(t.status == "pruned" for t in res.trials),
         "pred_errors": errors,
+        "pred_test_errors": test_errors,
         "predicted": w.predicted if w else None,
     }
     print(f"seed {seed}: {out}", flush=True)
@@ -147,6 +158,7 @@ def main() -> int:
     within = all(r["fraction"] <= 1.03 for r in rows)
     what = f"{args.energy_wh} Wh" if args.energy_wh else f"{budget_min:g} min"
     errors = [e for r in rows for e in r["pred_errors"]]
+    test_errors = [e for r in rows for e in r.get("pred_test_errors", [])]
     report(
         f"pepr auto, mean test ACC, {what}, {seeds} seed(s)",
         acc,
@@ -176,6 +188,17 @@ def main() -> int:
             "<= 0.03",
             med <= 0.03,
             n=len(errors),
+        )
+    if test_errors:
+        med = statistics.median(test_errors)
+        report(
+            "finalists' median |predicted - actual| (test, same metric)",
+            med,
+            None,
+            "abs",
+            "<= 0.03",
+            med <= 0.03,
+            n=len(test_errors),
         )
     return 0
 
