@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.store.remote import RemoteBackup, RemoteStore
+from pepr_desktop.gui import main_thread_gc
 from pepr_desktop.gui.gui_text import for_gui
 from pepr_desktop.gui.settings import AppSettings
 from pepr_desktop.gui.worker import TaskWorker, TrainingWorker
@@ -77,6 +78,7 @@ class AppContext(QObject):
 
     def __init__(self, settings: AppSettings, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        main_thread_gc.install()  # before any worker: cycles are freed on this thread only
         self.settings = settings
         self.store: RemoteStore = RemoteStore(settings.db_path)
         self._backup_in_background("start")

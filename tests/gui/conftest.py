@@ -60,3 +60,15 @@ def window(qtbot, isolated, dialogs, monkeypatch):
     win.ctx.training.stop()
     win.ctx.training.wait(60_000)
     qtbot.waitUntil(lambda: not win.ctx.training.busy, timeout=10_000)
+
+
+@pytest.fixture(autouse=True)
+def _gui_thread_gc(qapp):
+    """Every GUI test runs as the app does, collecting cycles on the GUI thread only
+    (gui/main_thread_gc.py); afterwards everything is collected here and collection goes back
+    to the interpreter, for the non-GUI tests that share this process."""
+    from pepr_desktop.gui import main_thread_gc
+
+    main_thread_gc.install()
+    yield
+    main_thread_gc.uninstall()
