@@ -40,6 +40,15 @@ SEARCH_POOL = ["resnet10t", "lcnet_050", "mobilenetv3_small_050"]
 SIZE = (1280, 720)
 
 
+def pump(app, cond, timeout: float) -> None:
+    """Process Qt events until `cond()` holds or `timeout` seconds pass."""
+    t0 = time.time()
+    while not cond() and time.time() - t0 < timeout:
+        app.processEvents()
+        time.sleep(0.01)
+    app.processEvents()
+
+
 def main() -> int:
     if not DATA.is_file():
         print(f"skipped: {DATA} is absent")
@@ -64,15 +73,8 @@ def main() -> int:
     seen: list = []
     win.ctx.training.event.connect(seen.append)
 
-    def pump(cond, timeout: float) -> None:
-        t0 = time.time()
-        while not cond() and time.time() - t0 < timeout:
-            app.processEvents()
-            time.sleep(0.01)
-        app.processEvents()
-
     def shot(name: str, widget=None) -> None:
-        pump(lambda: False, 0.5)  # let the charts' 10 Hz timer redraw
+        pump(app, lambda: False, 0.5)  # let the charts' 10 Hz timer redraw
         (widget or win).grab().save(str(OUT / f"{name}.png"))
         print("saved", name, flush=True)
 
@@ -88,7 +90,7 @@ def main() -> int:
     ex.energy_spin.setValue(20.0)
     ex.recommend_pool = [*MODELS, "resnet18", "efficientnet_b0", "ghostnet_100"]
     ex.recommend_btn.click()
-    pump(lambda: not win.ctx.tasks.busy, 600)
+    pump(app, lambda: not win.ctx.tasks.busy, 600)
     shot("1_new_experiment")
 
     models = MODELS[:2] if prepared else MODELS
@@ -98,14 +100,14 @@ def main() -> int:
         ex.train_one_btn.click()
         if i == len(models) - 1:  # the last run half done: the earlier ones on the charts
             want = epochs * len(models) - 1
-            pump(lambda w=want: sum(isinstance(e, EpochEnded) for e in seen) >= w, 1800)
+            pump(app, lambda w=want: sum(isinstance(e, EpochEnded) for e in seen) >= w, 1800)
         else:
             n = i + 1
-            pump(lambda n=n: sum(isinstance(e, RunFinished) for e in seen) >= n, 1800)
+            pump(app, lambda n=n: sum(isinstance(e, RunFinished) for e in seen) >= n, 1800)
     win.tabs.setCurrentWidget(win.training)
     shot("2_live_training")
-    pump(lambda: sum(isinstance(e, RunFinished) for e in seen) >= len(models), 1800)
-    pump(lambda: not win.ctx.training.busy, 30)
+    pump(app, lambda: sum(isinstance(e, RunFinished) for e in seen) >= len(models), 1800)
+    pump(app, lambda: not win.ctx.training.busy, 30)
     shot("2b_live_training_done")
     win.runs.refresh()
     win.tabs.setCurrentWidget(win.runs)
@@ -151,15 +153,8 @@ def shoot_find_best(app, win, minutes: float = 2.0) -> None:
     assert panel is not None, "the search did not start"
     panel.resize(*SIZE)
 
-    def pump(cond, timeout: float) -> None:
-        t0 = time.time()
-        while not cond() and time.time() - t0 < timeout:
-            app.processEvents()
-            time.sleep(0.01)
-        app.processEvents()
-
-    pump(lambda: not panel.running, minutes * 60 * 1.5 + 60)
-    pump(lambda: False, 0.5)
+    pump(app, lambda: not panel.running, minutes * 60 * 1.5 + 60)
+    pump(app, lambda: False, 0.5)
     panel.grab().save(str(OUT / "6_find_best.png"))
     print("saved 6_find_best", flush=True)
 
