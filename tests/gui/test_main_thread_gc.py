@@ -57,10 +57,19 @@ def test_without_it_the_worker_runs_the_collector(qtbot) -> None:
     assert set(seen) - {threading.main_thread().ident}
 
 
-def test_the_app_context_installs_it(window) -> None:
-    assert not gc.isenabled()
-    assert main_thread_gc._installed is not None
-    assert main_thread_gc._installed.timer.isActive()
+def test_the_app_context_installs_it(isolated, qapp) -> None:
+    from pepr_desktop.gui.context import AppContext
+    from pepr_desktop.gui.settings import AppSettings
+
+    main_thread_gc.uninstall()  # the autouse fixture's: AppContext must install its own
+    assert gc.isenabled()
+    ctx = AppContext(AppSettings())
+    try:
+        assert not gc.isenabled()
+        assert main_thread_gc._installed is not None
+        assert main_thread_gc._installed.timer.isActive()
+    finally:
+        ctx.shutdown()
 
 
 def test_uninstall_gives_collection_back(qapp) -> None:
