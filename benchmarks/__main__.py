@@ -27,6 +27,7 @@ ORDER = [
     "bench_gui",
     "bench_startup",
     "bench_preview",
+    "bench_threads",
     "bench_sweep",
     "kill_loop",
     "bench_quality",  # the longest: 10 minutes of CPU training plus the baseline

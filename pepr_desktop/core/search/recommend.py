@@ -44,6 +44,7 @@ from pepr_desktop.core.search.priors import AccuracyEstimate, expected_accuracy,
 from pepr_desktop.core.search.prune import Skipped, SpeedBound, fmt_time, prune, time_cap_s
 from pepr_desktop.core.training import fast_path
 from pepr_desktop.core.training.config import TrainConfig
+from pepr_desktop.core.training.threads import fitted_threads
 
 BY = {r.resource: r.predicted for r in RESOURCES.values()}  # --by choice -> Candidate field
 DEFAULT_TIME_LIMIT_S = 40.0  # probing deadline; the rest of the minute is imports and facts
@@ -343,7 +344,8 @@ def recommend(
         "probe_fn": probe_fn or probing.probe,
         "online": online,
     }
-    cands, cancelled = _probe_all(todo, costs, budget, cfg, acc, skipped, opts)
+    with fitted_threads(plan.device):  # timed with the threads a run here would train with
+        cands, cancelled = _probe_all(todo, costs, budget, cfg, acc, skipped, opts)
     intensity, pue = carbon(settings)
     return rank(
         cands,

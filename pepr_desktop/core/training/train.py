@@ -36,6 +36,7 @@ from pepr_desktop.core.training.tensors import (
     epoch_batches,
     to_tensors,
 )
+from pepr_desktop.core.training.threads import THREADS_KEY, ThreadGovernor, governor_for
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,7 @@ class _Loop:
     paused_total: float = 0.0
     last_drain: float = 0.0
     last_epoch: EpochEnded | None = None  # what the checkpoint written after it carries
+    threads: ThreadGovernor | None = None  # CPU runs: torch's threads follow the free cores
 
 
 def train(
@@ -159,6 +161,7 @@ def train(
         run.batches_per_epoch,
         start_epoch,
     )
+    run.threads = governor_for(p.device)
     run.meter.start(run_id)
     run.t0 = time.perf_counter() - run.state.get("train_time_s", 0.0)
     run.last_drain = time.perf_counter()
@@ -177,6 +180,8 @@ def train(
                 _check_continue(run, epoch + 1 - start_epoch, peak)
     finally:
         run.meter.stop()
+        if run.threads is not None:
+            run.threads.close()
 
 
 def _set_up(
@@ -238,6 +243,8 @@ def _train_epoch(run: _Loop, epoch: int) -> Generator[Event, None, tuple[float, 
         p.fast.step(loss, p.optimizer)
         if schedule is not None:
             schedule.after_batch()
+        if run.threads is not None:
+            run.threads.poll()
         loss_sum += loss.detach() * len(idx)  # stays on the device: no sync per batch
         seen += len(idx)
         now = time.perf_counter()
@@ -283,7 +290,11 @@ def _end_epoch(
         energy_net_j=window.energy_net_j,
         energy_method=window.method,
         energy_note=window.note,
-        extra={"best_val_epoch": run.state["best_val_epoch"], FAST_KEY: p.fast.record()},
+        extra={
+            "best_val_epoch": run.state["best_val_epoch"],
+            FAST_KEY: p.fast.record(),
+            **({THREADS_KEY: run.threads.record()} if run.threads is not None else {}),
+        },
     )
     yield run.last_epoch
     return peak

@@ -366,3 +366,24 @@ def test_recommend_for_opens_and_closes_the_store_it_is_given(tmp_path):
     with pytest.raises(UserError):
         rc.recommend_for("no-such-data", opener, rc.Budget(), cfg())
     assert opener.events[-1] == "close"  # closed after a mistake too
+
+
+def test_the_probe_is_timed_with_the_threads_a_run_would_train_with(info, store, monkeypatch):
+    """The probe runs inside `fitted_threads` (core/training/threads.py): timed at 2 threads
+    beside a busy process, a step costs up to 9x what the run will pay at 1."""
+    seen: list[tuple[str, bool]] = []
+
+    @contextlib.contextmanager
+    def fitted(device):
+        seen.append((device, False))
+        yield None
+        seen.append((device, True))
+
+    class Probe(FakeProbe):
+        def __call__(self, name, **kw):
+            assert seen == [("cpu", False)]  # inside the block
+            return super().__call__(name, **kw)
+
+    monkeypatch.setattr(rc, "fitted_threads", fitted)
+    rc.recommend(info, store, rc.Budget(), cfg(), names=NAMES[:2], probe_fn=Probe())
+    assert seen == [("cpu", False), ("cpu", True)]
