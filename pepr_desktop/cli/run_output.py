@@ -159,6 +159,11 @@ def print_run_summary(run: dict[str, Any]) -> None:
         f"{fmt(run.get('peak_mem_mb'), 0)} MB ({run.get('mem_method')})  energy {energy}"
         + (f"  CO2 {run['co2_g']:.2f} g" if run.get("co2_g") is not None else "")
     )
+    from pepr_desktop.core.training.threads import throttled_note
+
+    note = throttled_note(run.get("epochs") or [])
+    if note:
+        print(f"  note: {note}")
 
 
 def print_evaluation(ev: dict | None) -> None:

@@ -42,3 +42,23 @@ def test_progress_bar_on_a_terminal_only(monkeypatch) -> None:
     with progress_bar("probing", enabled=False) as update:
         update(1, 2, "m")
     assert quiet.getvalue() == ""
+
+
+def test_the_run_summary_names_a_run_trained_on_fewer_cpu_threads(tmp_path, capsys) -> None:
+    from pepr_desktop.cli import main
+    from pepr_desktop.core.store import Store
+
+    db = tmp_path / "p.sqlite"
+    with Store(db) as store:
+        rid = store.create_run(dataset="sample", model="resnet10t", epochs_planned=1)
+        threads = {"cap": 2, "lowest": 1, "changes": 1}
+        store.add_epoch(rid, {"epoch": 0, "extra": {"cpu_threads": threads}}, {"epochs_done": 1})
+        store.update_run(rid, status="finished")
+        quiet = store.create_run(dataset="sample", model="resnet10t", epochs_planned=1)
+        threads = {"cap": 2, "lowest": 2, "changes": 0}
+        store.add_epoch(quiet, {"epoch": 0, "extra": {"cpu_threads": threads}}, {"epochs_done": 1})
+        store.update_run(quiet, status="finished")
+    assert main(["--db", str(db), "runs", "--show", str(rid)]) == 0
+    assert "note: trained with as few as 1 of 2 CPU threads" in capsys.readouterr().out
+    assert main(["--db", str(db), "runs", "--show", str(quiet)]) == 0
+    assert "CPU threads" not in capsys.readouterr().out

@@ -13,11 +13,13 @@ def test_details_dialog_shows_figures_epochs_confusion_and_try_it(window, qtbot)
     store = window.ctx.store
     rid, _net = make_run(store)
     for e, (loss, acc) in enumerate([(0.7, 0.61), (0.5, 0.74)]):
+        threads = {"cap": 2, "lowest": 2 - e, "changes": e}  # a busy process came in epoch 2
         store.add_epoch(
             rid,
-            {"epoch": e, "train_loss": loss, "val_acc": acc, "test_acc": acc, "seconds": 1.5},
+            {"epoch": e, "train_loss": loss, "val_acc": acc, "test_acc": acc, "seconds": 1.5,
+             "extra": {"cpu_threads": threads}},
             {"epochs_done": e + 1},
-        )
+        )  # fmt: skip
     probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
     ev = evaluate_predictions(probs, np.array([0, 1, 1]), ["normal", "pneumonia"])
     store.update_run(rid, evaluation=ev)
@@ -30,6 +32,7 @@ def test_details_dialog_shows_figures_epochs_confusion_and_try_it(window, qtbot)
     ]  # fmt: skip
     assert dlg.figures["test_acc"].text() == "0.800"
     assert dlg.figures["peak_mem_mb"].text() == "300"
+    assert "as few as 1 of 2 CPU threads" in dlg.figures["cpu_threads"].text()
     t = dlg.epoch_table
     assert t.rowCount() == 2
     assert [t.item(1, c).text() for c in range(4)] == ["2", "0.5000", "0.7400", "0.7400"]
@@ -49,6 +52,7 @@ def test_details_of_a_run_without_checkpoint_cannot_be_tried(window) -> None:
     assert not dlg.try_it.pick.isEnabled()
     assert "No evaluation" in dlg.confusion.title.text()
     assert dlg.epoch_table.rowCount() == 0
+    assert "cpu_threads" not in dlg.figures  # never throttled: no row
     dlg.close()
 
 

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.scoring.degenerate import run_verdict
+from pepr_desktop.core.training.threads import throttled_note
 from pepr_desktop.gui import file_dialogs
 from pepr_desktop.gui.chart_theme import power_kind
 from pepr_desktop.gui.context import AppContext, show_error
@@ -100,8 +101,15 @@ def settings_rows(config: dict[str, Any] | None) -> list[tuple[str, str]]:
     return rows
 
 
-def result_rows(run: dict[str, Any], pepr: tuple[float | None, str]) -> list[tuple[str, str, str]]:
-    """(key, label, text) of a run's results with sensible precision (0.04 g, never 0.0 g)."""
+def _first_up(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def result_rows(
+    run: dict[str, Any], pepr: tuple[float | None, str], epochs: list[dict] | None = None
+) -> list[tuple[str, str, str]]:
+    """(key, label, text) of a run's results with sensible precision (0.04 g, never 0.0 g);
+    with its `epochs`, a row when it trained on fewer CPU threads than it could."""
     e = run.get("energy_j")
     kind = power_kind(str(run.get("energy_method") or ""))
     energy = (
@@ -134,8 +142,11 @@ def result_rows(run: dict[str, Any], pepr: tuple[float | None, str]) -> list[tup
         ("sweep_id", "Sweep", str(run.get("sweep_id") or "")),
         ("reason", "Reason", str(run.get("reason") or "")),
         ("message", "Message", for_gui(str(run.get("message") or ""))),
+        ("cpu_threads", "CPU threads", _first_up(throttled_note(epochs or []) or "")),
     ]
-    optional = {"val_acc", "co2_g", "host", "sweep_id", "reason", "message", "device_name"}
+    optional = {
+        "val_acc", "co2_g", "host", "sweep_id", "reason", "message", "device_name", "cpu_threads"
+    }  # fmt: skip
     return [r for r in rows if not (r[0] in optional and r[2] in ("", "n/a"))]
 
 
@@ -213,7 +224,7 @@ class RunDetails(QDialog):
             sl.addWidget(flag)
         row = QHBoxLayout()
         sl.addLayout(row, 1)
-        self.results = result_rows(self.run, self._pepr())
+        self.results = result_rows(self.run, self._pepr(), self.epochs)
         box = QGroupBox("Results")
         bl = QVBoxLayout(box)
         self.results_table = _kv_table([(a, b) for _k, a, b in self.results], ("Figure", "Value"))

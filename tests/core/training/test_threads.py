@@ -19,6 +19,7 @@ from pepr_desktop.core.training.threads import (
     first_look,
     free_cpus,
     governor_for,
+    throttled_note,
 )
 from tests.conftest import TINY_MODEL
 
@@ -163,3 +164,12 @@ def test_a_run_polls_records_and_gives_the_threads_back(pneu, monkeypatch) -> No
     assert m.calls == [1, 2]  # started at the first look's 1, given back 2 at the end
     stored = pneu.epochs(events[0].run_id)[-1]
     assert stored["extra"][THREADS_KEY]["lowest"] == 1
+
+
+def test_a_throttled_run_is_named_and_an_unthrottled_one_is_not() -> None:
+    full = {"extra": {THREADS_KEY: {"cap": 2, "lowest": 2, "changes": 0}}}
+    low = {"extra": {THREADS_KEY: {"cap": 2, "lowest": 1, "changes": 1}}}
+    assert throttled_note([]) is None and throttled_note([{"extra": None}]) is None
+    assert throttled_note([full, full]) is None
+    note = throttled_note([full, low])
+    assert note is not None and "as few as 1 of 2 CPU threads" in note
