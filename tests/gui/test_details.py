@@ -32,7 +32,7 @@ def test_details_dialog_shows_figures_epochs_confusion_and_try_it(window, qtbot)
     ]  # fmt: skip
     assert dlg.figures["test_acc"].text() == "0.800"
     assert dlg.figures["peak_mem_mb"].text() == "300"
-    assert "as few as 1 of 2 CPU threads" in dlg.figures["cpu_threads"].text()
+    assert dlg.figures["cpu_threads"].text() == "as few as 1 of 2 (CPU shared)"
     t = dlg.epoch_table
     assert t.rowCount() == 2
     assert [t.item(1, c).text() for c in range(4)] == ["2", "0.5000", "0.7400", "0.7400"]

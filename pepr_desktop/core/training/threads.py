@@ -178,17 +178,23 @@ def fitted_threads(device: str) -> Iterator[ThreadGovernor | None]:
             gov.close()
 
 
-def throttled_note(epochs: list[dict]) -> str | None:
-    """One line when a run trained with fewer threads than its cap (None otherwise): its time
-    and energy are those of a machine it shared, not of the model alone."""
+def throttled(epochs: list[dict]) -> tuple[int, int] | None:
+    """(lowest, cap) when a run trained with fewer threads than its cap, else None."""
     recs = [(e.get("extra") or {}).get(THREADS_KEY) for e in epochs]
     recs = [r for r in recs if isinstance(r, dict) and r.get("cap")]
     if not recs:
         return None
     cap, lowest = max(r["cap"] for r in recs), min(r.get("lowest") or r["cap"] for r in recs)
-    if lowest >= cap:
+    return (lowest, cap) if lowest < cap else None
+
+
+def throttled_note(epochs: list[dict]) -> str | None:
+    """One line when a run trained with fewer threads than its cap (None otherwise): its time
+    and energy are those of a machine it shared, not of the model alone."""
+    t = throttled(epochs)
+    if t is None:
         return None
     return (
-        f"trained with as few as {lowest} of {cap} CPU threads: other processes were busy, "
+        f"trained with as few as {t[0]} of {t[1]} CPU threads: other processes were busy, "
         "so its time and energy are those of a shared machine"
     )

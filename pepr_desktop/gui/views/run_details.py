@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from pepr_desktop.core.errors import UserError
 from pepr_desktop.core.scoring.degenerate import run_verdict
-from pepr_desktop.core.training.threads import throttled_note
+from pepr_desktop.core.training.threads import throttled
 from pepr_desktop.gui import file_dialogs
 from pepr_desktop.gui.chart_theme import power_kind
 from pepr_desktop.gui.context import AppContext, show_error
@@ -101,8 +101,10 @@ def settings_rows(config: dict[str, Any] | None) -> list[tuple[str, str]]:
     return rows
 
 
-def _first_up(text: str) -> str:
-    return text[:1].upper() + text[1:]
+def _threads_text(epochs: list[dict]) -> str:
+    """Short enough for the table: a throttled run's time and energy are a shared machine's."""
+    t = throttled(epochs)
+    return "" if t is None else f"as few as {t[0]} of {t[1]} (CPU shared)"
 
 
 def result_rows(
@@ -142,7 +144,7 @@ def result_rows(
         ("sweep_id", "Sweep", str(run.get("sweep_id") or "")),
         ("reason", "Reason", str(run.get("reason") or "")),
         ("message", "Message", for_gui(str(run.get("message") or ""))),
-        ("cpu_threads", "CPU threads", _first_up(throttled_note(epochs or []) or "")),
+        ("cpu_threads", "CPU threads", _threads_text(epochs or [])),
     ]
     optional = {
         "val_acc", "co2_g", "host", "sweep_id", "reason", "message", "device_name", "cpu_threads"
