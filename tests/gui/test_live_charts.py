@@ -99,3 +99,16 @@ def test_the_queue_can_be_reordered_and_edited(qtbot) -> None:
     assert not w.move(0, -1) and not w.remove(5)
     assert w.remove(0)
     assert [c.model for c in w.pending()] == ["c", "b"]
+
+
+def test_an_epoch_on_a_shared_cpu_says_so_in_the_log(window) -> None:
+    tv, store = window.training, window.ctx.store
+    rid = _start(tv, store, "net_a", 2)
+    _epoch(tv, rid, 0, 0.6)
+    assert "CPU shared" not in tv.log.toPlainText()
+    tv.on_event(BatchEnded(rid, 1, 10, 10, 3.0))
+    tv.on_event(EpochEnded(rid, 1, 0.5, {"val_acc": 0.7, "test_acc": 0.7}, 9.0, 90.0,
+                           "process_rss", extra={"cpu_threads": {"cap": 2, "lowest": 1,
+                                                                 "changes": 1}}))  # fmt: skip
+    assert "epoch 2:" in tv.log.toPlainText().splitlines()[-1]
+    assert "CPU shared: 1 of 2 threads" in tv.log.toPlainText().splitlines()[-1]

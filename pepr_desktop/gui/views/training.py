@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from pepr_desktop.core.events import BatchEnded, EpochEnded, MeterSample, RunFinished, RunStarted
 from pepr_desktop.core.metering.projection import extrapolate, fraction_done
 from pepr_desktop.core.training.config import TrainConfig
+from pepr_desktop.core.training.threads import throttled
 from pepr_desktop.gui.charts import PALETTE, ChartHub, LiveCurve, make_plot, power_kind
 from pepr_desktop.gui.context import AppContext, show_error
 from pepr_desktop.gui.run_errors import explain
@@ -547,9 +548,11 @@ class TrainingView(QWidget):
         acc = ev.metrics.get("val_acc")
         tacc = ev.metrics.get("test_acc")
         energy = f", {ev.energy_j / 3600:.4f} Wh" if ev.energy_j is not None else ""
+        shared = throttled([{"extra": ev.extra}])  # why an epoch ran slower than the last
+        cpu = f", CPU shared: {shared[0]} of {shared[1]} threads" if shared else ""
         self.append_log(
             f"epoch {x}: loss {ev.train_loss:.4f}, val acc {acc if acc is None else f'{acc:.3f}'}, "
-            f"test acc {tacc if tacc is None else f'{tacc:.3f}'}, {ev.seconds:.1f} s{energy}"
+            f"test acc {tacc if tacc is None else f'{tacc:.3f}'}, {ev.seconds:.1f} s{energy}{cpu}"
         )
         self._update_budget_bars()
 
