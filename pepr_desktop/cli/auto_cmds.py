@@ -231,6 +231,7 @@ def print_leaderboard(result: Any) -> None:
                 "test bacc",
                 "test auc",
                 "predicted [interval]",
+                "test expected",
                 "Wh",
                 "s",
                 "flag",
@@ -295,6 +296,7 @@ def _final_row(f: Any) -> list[Any]:
         t.get("test_bacc"),
         t.get("test_auc"),
         _interval(f.predicted),
+        _interval((f.predicted or {}).get("test_expected")),  # unknown until past test readings
         None if f.energy_wh is None else round(f.energy_wh, 3),
         round(f.seconds),
         f.degenerate or "",

@@ -58,6 +58,11 @@ def test_find_best_runs_a_search_and_opens_the_winner(window, qtbot, dialogs, tm
     w = res.winner
     assert w is not None and w.run_id is not None
     assert "Winner" in panel.winner_label.text() and TINY_MODEL in panel.winner_label.text()
+    if w.predicted and w.predicted.get("value") is not None:  # a fresh store: no past test
+        assert "expected on test unknown" in panel.winner_label.text()
+    te = {"value": 0.85, "low": 0.8, "high": 0.9, "method": "x: the median gap of 2 past runs"}
+    shown = panel._prediction_html({"value": 0.95, "low": 0.9, "high": 1.0, "test_expected": te})
+    assert "Predicted val" in shown and "expected on test 0.850 [0.800, 0.900]" in shown
     if res.finals:  # the finals' test figures are shown once read
         row = next(
             r for r in range(panel.table.rowCount()) if panel.table.item(r, 1).text() == "final"

@@ -364,8 +364,26 @@ class FindBestPanel(QDialog):
         return (
             f"Winner: <b>run {w.run_id}, {w.model}</b> at {w.image_size} px with "
             f"{html.escape(w.recipe)}, "
-            f"{w.epochs} epochs: val {self.metric_name} {fmt(w.score)}{test}{flag}"
+            f"{w.epochs} epochs: val {self.metric_name} {fmt(w.score)}{test}"
+            f"{self._prediction_html(w.predicted)}{flag}"
         )
+
+    def _prediction_html(self, p: dict | None) -> str:
+        """Predicted (validation) and expected on test: unknown until earlier searches here
+        have read this dataset's test split, since validation cannot see a shift."""
+        if not p or p.get("value") is None:
+            return ""
+
+        def interval(q: dict) -> str:
+            return f"{q['value']:.3f} [{q['low']:.3f}, {q['high']:.3f}]"
+
+        te = p.get("test_expected")
+        expected = (
+            f"{interval(te)} (from {html.escape(te['method'].split('gap of ')[-1])})"
+            if te and te.get("value") is not None
+            else "unknown (no earlier test readings of this dataset here)"
+        )
+        return f"<br>Predicted val {self.metric_name} {interval(p)}; expected on test {expected}"
 
     def fill_table(self, records: list[TrialRecord]) -> None:
         self.table.setRowCount(len(records))

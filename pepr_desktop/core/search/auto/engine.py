@@ -234,10 +234,11 @@ class _Search:
         self.n_val = len(self.arrays.labels["val"])
         # the test split's size only (its final-run evaluation costs time); never its content
         self.n_test = len(self.arrays.labels["test"]) if "test" in self.arrays.labels else 0
-        from pepr_desktop.core.search.auto.predict import past_errors
+        from pepr_desktop.core.search.auto.predict import past_errors, past_gaps
 
         earlier = self.store.runs(dataset=self.spec.dataset)
         self.history = past_errors(earlier, host=_host(), metric=self.spec.val_key)
+        self.test_gaps = past_gaps(earlier, host=_host(), metric=self.spec.val_key)
         frac = self.spec.trial_fraction
         self.trial_fraction = frac or min(1.0, max(0.25, TRIAL_IMAGES / max(self.n_train, 1)))
         if self.executor is None:

@@ -20,6 +20,7 @@ from pepr_desktop.core.search.auto.events import COMPLETE, FAILED, STOPPED, Tria
 from pepr_desktop.core.search.auto.plan import MIN_FINAL_EPOCHS
 from pepr_desktop.core.search.auto.predict import (
     Prediction,
+    expected_test,
     predict_final,
     record,
     with_history,
@@ -184,6 +185,9 @@ def _run_final(search: Any, plan: FinalPlan, *, last: bool) -> bool:
         data_fraction=1.0,
     )
     rec.predicted = plan.prediction.to_dict()
+    # made now, before any test figure of this search exists; None without past test readings
+    te = expected_test(plan.prediction, getattr(search, "test_gaps", []))
+    rec.predicted["test_expected"] = None if te is None else te.to_dict()
     seconds = search.guard.seconds_left(1.0) if last else plan.seconds
     cfg = search._config(
         arm,
@@ -228,8 +232,9 @@ def read_test_once(search: Any) -> None:
             f.degenerate = f"{verdict.label} (test) - likely fix: {verdict.fix}"
         if f.predicted is not None:
             pred = Prediction(**{k: f.predicted[k] for k in Prediction.__dataclass_fields__})
+            te = f.predicted.get("test_expected")
             actual_test = row.get("test_" + search.spec.val_key.removeprefix("val_"))
-            f.predicted = record(pred, f.score, actual_test)
+            f.predicted = record(pred, f.score, actual_test, Prediction(**te) if te else None)
             extra = dict(row.get("extra") or {})
             extra["prediction"] = f.predicted
             if f.degenerate:

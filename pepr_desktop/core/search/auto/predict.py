@@ -131,11 +131,23 @@ def predict_final(
     return Prediction(metric, _clip(value), _clip(lo), _clip(hi), note)
 
 
-def record(prediction: Prediction, actual_val: float | None, actual_test: float | None) -> dict:
-    """What a finished run stores as predicted vs actual (the run's `extra.prediction`)."""
+def record(
+    prediction: Prediction,
+    actual_val: float | None,
+    actual_test: float | None,
+    test_expected: Prediction | None = None,
+) -> dict:
+    """What a finished run stores as predicted vs actual (the run's `extra.prediction`); with
+    `test_expected` (made before the test was read) also that and its error."""
     out = prediction.to_dict()
     out["actual_val"] = actual_val
     out["actual_test"] = actual_test
+    out["test_expected"] = None if test_expected is None else test_expected.to_dict()
+    out["error_test"] = (
+        None
+        if actual_test is None or test_expected is None or test_expected.value is None
+        else actual_test - test_expected.value
+    )
     out["error_val"] = (
         None if actual_val is None or prediction.value is None else actual_val - prediction.value
     )
@@ -164,6 +176,45 @@ def past_errors(
         if isinstance(err, (int, float)) and math.isfinite(err):
             errors.append(float(err))
     return errors
+
+
+def past_gaps(
+    runs: Iterable[Mapping[str, Any]], host: str | None = None, metric: str | None = None
+) -> list[float]:
+    """actual test - actual validation of the earlier final runs that stored a prediction (on
+    this machine when `host` is given, of `metric` when given): how far this dataset's test
+    split has landed from what validation promised."""
+    gaps = []
+    for r in runs:
+        if host and r.get("host") and r["host"] != host:
+            continue
+        extra = r.get("extra")
+        pred = extra.get("prediction") if isinstance(extra, Mapping) else None
+        if not isinstance(pred, Mapping) or (metric and pred.get("metric") != metric):
+            continue
+        val, test = pred.get("actual_val"), pred.get("actual_test")
+        if all(isinstance(v, (int, float)) and math.isfinite(v) for v in (val, test)):
+            gaps.append(float(test) - float(val))
+    return gaps
+
+
+def expected_test(p: Prediction, gaps: Sequence[float]) -> Prediction | None:
+    """What the test split is expected to give, from the validation prediction `p` and the
+    user's own past test-minus-validation gaps on this dataset (`past_gaps`); None without
+    that history: validation alone cannot see a shift between the splits, so the expectation
+    is then unknown, not the validation figure."""
+    if not gaps or p.value is None or p.low is None or p.high is None:
+        return None
+    shift = statistics.median(gaps)
+    spread = statistics.median(abs(g - shift) for g in gaps) * 2 if len(gaps) > 1 else 0.0
+    return Prediction(
+        p.metric.replace("val_", "test_", 1),
+        _clip(p.value + shift),
+        _clip(min(p.low + shift, p.value + shift - spread)),
+        _clip(max(p.high + shift, p.value + shift + spread)),
+        f"validation prediction {shift:+.3f}: the median test-minus-validation gap of "
+        f"{len(gaps)} past final run(s) on this dataset here",
+    )
 
 
 def past_error(runs: Iterable[Mapping[str, Any]], host: str | None = None) -> dict[str, Any]:

@@ -333,3 +333,35 @@ def test_small_images_are_also_tried_upscaled() -> None:
     assert upscaled_sizes(8) == [16, 32]
     assert upscaled_sizes(16) == [32, 64]
     assert upscaled_sizes(64) == [] and upscaled_sizes(224) == []
+
+
+def test_a_later_search_expects_the_test_figure_from_the_earlier_ones_gaps(store) -> None:
+    def one():
+        ex = FakeExecutor(
+            store,
+            FakeClock(),
+            {"valbest": curve(0.8, 0.9, 0.92), "testbest": curve(0.8, 0.88, 0.90)},
+            tests={
+                "valbest": {"test_acc": 0.60, "test_bacc": 0.60, "test_auc": 0.6},
+                "testbest": {"test_acc": 0.99, "test_bacc": 0.99, "test_auc": 0.99},
+            },
+        )
+        spec = AutoSpec(dataset="sample", time_min=10_000, pruner="none", max_trials=2,
+                        max_final_epochs=2, finalists=2)  # fmt: skip
+        return search(store, spec, ex, [arm("valbest"), arm("testbest")])
+
+    first = one()
+    assert all(f.predicted["test_expected"] is None for f in first.finals)  # no history: unknown
+    gaps = [f.predicted["actual_test"] - f.predicted["actual_val"] for f in first.finals]
+    second = one()
+    w = second.winner
+    assert w is not None and w.predicted["test_expected"] is not None
+    shift = sorted(gaps)[0] + (sorted(gaps)[1] - sorted(gaps)[0]) / 2  # the median of two
+    assert w.predicted["test_expected"]["value"] == pytest.approx(
+        max(0.0, min(1.0, w.predicted["value"] + shift))
+    )
+    assert w.predicted["error_test"] == pytest.approx(
+        w.predicted["actual_test"] - w.predicted["test_expected"]["value"]
+    )
+    stored = store.get_run(w.run_id)["extra"]["prediction"]
+    assert stored["test_expected"]["metric"] == "test_bacc"

@@ -88,3 +88,33 @@ def test_the_interval_widens_with_the_extrapolation() -> None:
     near = predict_final("val_acc", values, seen, 4)
     far = predict_final("val_acc", values, seen, 64)
     assert (far.high - far.low) > (near.high - near.low) + 0.05
+
+
+def test_the_test_expectation_comes_from_past_gaps_and_is_unknown_without_them() -> None:
+    from pepr_desktop.core.search.auto.predict import expected_test, past_gaps
+
+    runs = [
+        {"host": "here", "extra": {"prediction": {"metric": "val_bacc", "actual_val": 0.95,
+                                                  "actual_test": 0.85}}},
+        {"host": "here", "extra": {"prediction": {"metric": "val_bacc", "actual_val": 0.96,
+                                                  "actual_test": 0.90}}},
+        {"host": "here", "extra": {"prediction": {"metric": "val_bacc", "actual_val": 0.9,
+                                                  "actual_test": None}}},  # never tested
+        {"host": "here", "extra": {"prediction": {"metric": "val_auc", "actual_val": 0.99,
+                                                  "actual_test": 0.5}}},  # another metric
+        {"host": "there", "extra": {"prediction": {"metric": "val_bacc", "actual_val": 0.9,
+                                                   "actual_test": 0.1}}},  # another machine
+    ]  # fmt: skip
+    gaps = past_gaps(runs, host="here", metric="val_bacc")
+    assert gaps == pytest.approx([-0.10, -0.06])
+    p = predict_final("val_bacc", [0.6, 0.7, 0.75], [1, 2, 3], 10)
+    assert expected_test(p, []) is None  # validation cannot see a shift: unknown, not p
+    t = expected_test(p, gaps)
+    assert t is not None and t.metric == "test_bacc"
+    assert t.value == pytest.approx(p.value - 0.08)
+    assert t.low <= t.value - 0.02 and t.high >= t.value + 0.02  # the gaps' spread widens it
+    assert "2 past final run(s)" in t.method
+    rec = record(p, 0.8, 0.70, t)
+    assert rec["test_expected"]["value"] == pytest.approx(t.value)
+    assert rec["error_test"] == pytest.approx(0.70 - t.value)
+    assert record(p, 0.8, 0.70)["error_test"] is None
