@@ -27,16 +27,17 @@ import torch
 from benchmarks._report import machine, report
 from pepr_desktop.core.data.sources import read_npz
 from pepr_desktop.core.events import EpochEnded
+from pepr_desktop.core.training import threads as threads_mod
 from pepr_desktop.core.training import train as train_mod
 from pepr_desktop.core.training.config import TrainConfig
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "pneumoniamnist_28.npz"
-REAL_GOVERNOR = train_mod.governor_for
+REAL_GOVERNOR = threads_mod.governor_for
 
 
 def images_per_s(cfg: TrainConfig, arrays, governed: bool) -> tuple[float, dict]:
     """Training images per second over the run's epochs (evaluation excluded)."""
-    train_mod.governor_for = REAL_GOVERNOR if governed else (lambda device: None)
+    threads_mod.governor_for = REAL_GOVERNOR if governed else (lambda device: None)
     try:
         p = train_mod.prepare(cfg, arrays)
         seconds, images, extra = 0.0, 0, {}
@@ -47,7 +48,7 @@ def images_per_s(cfg: TrainConfig, arrays, governed: bool) -> tuple[float, dict]
                 extra = ev.extra.get("cpu_threads") or {}
         return images / seconds, extra
     finally:
-        train_mod.governor_for = REAL_GOVERNOR
+        threads_mod.governor_for = REAL_GOVERNOR
 
 
 def busy_process() -> subprocess.Popen:

@@ -36,7 +36,7 @@ from pepr_desktop.core.training.tensors import (
     epoch_batches,
     to_tensors,
 )
-from pepr_desktop.core.training.threads import THREADS_KEY, ThreadGovernor, governor_for
+from pepr_desktop.core.training.threads import THREADS_KEY, ThreadGovernor, fitted_threads
 
 log = logging.getLogger(__name__)
 
@@ -161,27 +161,26 @@ def train(
         run.batches_per_epoch,
         start_epoch,
     )
-    run.threads = governor_for(p.device)
-    run.meter.start(run_id)
-    run.t0 = time.perf_counter() - run.state.get("train_time_s", 0.0)
-    run.last_drain = time.perf_counter()
-    try:
-        for epoch in range(start_epoch, cfg.epochs):
-            ep_t0 = time.perf_counter()
-            train_loss, ep_paused = yield from _train_epoch(run, epoch)
-            peak = yield from _end_epoch(run, epoch, train_loss, ep_t0, ep_paused)
-            # After the consumer stored the epoch: a crash in between leaves the previous
-            # checkpoint, and a resume redoes this epoch deterministically.
-            if checkpoint_path is not None and cfg.checkpoint:
-                save_checkpoint(
-                    checkpoint_path, p, epoch, run.state, checkpoint_owner, run.last_epoch
-                )
-            if epoch + 1 < cfg.epochs:
-                _check_continue(run, epoch + 1 - start_epoch, peak)
-    finally:
-        run.meter.stop()
-        if run.threads is not None:
-            run.threads.close()
+    with fitted_threads(p.device) as threads:  # given back however the run ends
+        run.threads = threads
+        run.meter.start(run_id)
+        run.t0 = time.perf_counter() - run.state.get("train_time_s", 0.0)
+        run.last_drain = time.perf_counter()
+        try:
+            for epoch in range(start_epoch, cfg.epochs):
+                ep_t0 = time.perf_counter()
+                train_loss, ep_paused = yield from _train_epoch(run, epoch)
+                peak = yield from _end_epoch(run, epoch, train_loss, ep_t0, ep_paused)
+                # After the consumer stored the epoch: a crash in between leaves the previous
+                # checkpoint, and a resume redoes this epoch deterministically.
+                if checkpoint_path is not None and cfg.checkpoint:
+                    save_checkpoint(
+                        checkpoint_path, p, epoch, run.state, checkpoint_owner, run.last_epoch
+                    )
+                if epoch + 1 < cfg.epochs:
+                    _check_continue(run, epoch + 1 - start_epoch, peak)
+        finally:
+            run.meter.stop()
 
 
 def _set_up(

@@ -10,7 +10,6 @@ import pytest
 from pepr_desktop.core.data import registry as datasets
 from pepr_desktop.core.events import EpochEnded, RunFinished
 from pepr_desktop.core.training import threads as threads_mod
-from pepr_desktop.core.training import train as train_mod
 from pepr_desktop.core.training.config import TrainConfig
 from pepr_desktop.core.training.runner import execute
 from pepr_desktop.core.training.threads import (
@@ -154,7 +153,7 @@ def test_a_run_polls_records_and_gives_the_threads_back(pneu, monkeypatch) -> No
         gov.poll = lambda: polls.append(1) or real_poll()  # type: ignore[method-assign]
         return gov
 
-    monkeypatch.setattr(train_mod, "governor_for", started)
+    monkeypatch.setattr(threads_mod, "governor_for", started)
     cfg = TrainConfig(dataset="pneu", model=TINY_MODEL, epochs=2, data_fraction=0.05)
     events = list(execute(cfg, pneu))
     assert isinstance(events[-1], RunFinished) and events[-1].status == "finished"

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -159,23 +159,31 @@ def record(
     return out
 
 
-def past_errors(
-    runs: Iterable[Mapping[str, Any]], host: str | None = None, metric: str | None = None
-) -> list[float]:
-    """actual - predicted (validation) of the stored predictions of earlier searches, on this
-    machine when `host` is given, of `metric` when given."""
-    errors = []
+def _stored_predictions(
+    runs: Iterable[Mapping[str, Any]], host: str | None, metric: str | None
+) -> Iterator[Mapping[str, Any]]:
+    """The stored predictions (`extra.prediction`) of earlier runs, on this machine when `host`
+    is given, of `metric` when given."""
     for r in runs:
         if host and r.get("host") and r["host"] != host:
             continue
         extra = r.get("extra")
         pred = extra.get("prediction") if isinstance(extra, Mapping) else None
-        if not isinstance(pred, Mapping) or (metric and pred.get("metric") != metric):
-            continue
-        err = pred.get("error_val")
-        if isinstance(err, (int, float)) and math.isfinite(err):
-            errors.append(float(err))
-    return errors
+        if isinstance(pred, Mapping) and not (metric and pred.get("metric") != metric):
+            yield pred
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v)
+
+
+def past_errors(
+    runs: Iterable[Mapping[str, Any]], host: str | None = None, metric: str | None = None
+) -> list[float]:
+    """actual - predicted (validation) of the stored predictions of earlier searches, on this
+    machine when `host` is given, of `metric` when given."""
+    preds = _stored_predictions(runs, host, metric)
+    return [float(p["error_val"]) for p in preds if _finite(p.get("error_val"))]
 
 
 def past_gaps(
@@ -184,18 +192,11 @@ def past_gaps(
     """actual test - actual validation of the earlier final runs that stored a prediction (on
     this machine when `host` is given, of `metric` when given): how far this dataset's test
     split has landed from what validation promised."""
-    gaps = []
-    for r in runs:
-        if host and r.get("host") and r["host"] != host:
-            continue
-        extra = r.get("extra")
-        pred = extra.get("prediction") if isinstance(extra, Mapping) else None
-        if not isinstance(pred, Mapping) or (metric and pred.get("metric") != metric):
-            continue
-        val, test = pred.get("actual_val"), pred.get("actual_test")
-        if all(isinstance(v, (int, float)) and math.isfinite(v) for v in (val, test)):
-            gaps.append(float(test) - float(val))
-    return gaps
+    return [
+        float(p["actual_test"]) - float(p["actual_val"])
+        for p in _stored_predictions(runs, host, metric)
+        if _finite(p.get("actual_val")) and _finite(p.get("actual_test"))
+    ]
 
 
 def expected_test(p: Prediction, gaps: Sequence[float]) -> Prediction | None:
@@ -206,14 +207,26 @@ def expected_test(p: Prediction, gaps: Sequence[float]) -> Prediction | None:
     if not gaps or p.value is None or p.low is None or p.high is None:
         return None
     shift = statistics.median(gaps)
-    spread = statistics.median(abs(g - shift) for g in gaps) * 2 if len(gaps) > 1 else 0.0
-    return Prediction(
+    return _shifted(
+        p,
+        gaps,
         p.metric.replace("val_", "test_", 1),
+        f"validation prediction {shift:+.3f}: the median test-minus-validation gap of "
+        f"{len(gaps)} past final run(s) on this dataset here",
+    )
+
+
+def _shifted(p: Prediction, deltas: Sequence[float], metric: str, method: str) -> Prediction:
+    """`p` moved by the median of `deltas` and widened to cover the middle of their spread."""
+    assert p.value is not None and p.low is not None and p.high is not None
+    shift = statistics.median(deltas)
+    spread = statistics.median(abs(d - shift) for d in deltas) * 2 if len(deltas) > 1 else 0.0
+    return Prediction(
+        metric,
         _clip(p.value + shift),
         _clip(min(p.low + shift, p.value + shift - spread)),
         _clip(max(p.high + shift, p.value + shift + spread)),
-        f"validation prediction {shift:+.3f}: the median test-minus-validation gap of "
-        f"{len(gaps)} past final run(s) on this dataset here",
+        method,
     )
 
 
@@ -233,12 +246,10 @@ def with_history(p: Prediction, errors: Sequence[float]) -> Prediction:
     if not errors or p.value is None or p.low is None or p.high is None:
         return p
     shift = statistics.median(errors)
-    spread = statistics.median(abs(e - shift) for e in errors) * 2 if len(errors) > 1 else 0.0
-    return Prediction(
+    return _shifted(
+        p,
+        errors,
         p.metric,
-        _clip(p.value + shift),
-        _clip(min(p.low + shift, p.value + shift - spread)),
-        _clip(max(p.high + shift, p.value + shift + spread)),
         f"{p.method}; shifted {shift:+.3f} by the median error of {len(errors)} past "
         "prediction(s) on this dataset here",
     )
