@@ -277,13 +277,9 @@ def print_leaderboard(result: Any) -> None:
         print(f"note: {d['message']}")
 
 
-def _interval(p: dict | None) -> str:
-    if not p or p.get("value") is None:
-        return "unknown"
-    return f"{p['value']:.3f} [{p['low']:.3f}, {p['high']:.3f}]"
-
-
 def _final_row(f: Any) -> list[Any]:
+    from pepr_desktop.core.search.auto.predict import interval_text
+
     t = f.test or {}
     return [
         f.run_id,
@@ -295,8 +291,8 @@ def _final_row(f: Any) -> list[Any]:
         t.get("test_acc"),
         t.get("test_bacc"),
         t.get("test_auc"),
-        _interval(f.predicted),
-        _interval((f.predicted or {}).get("test_expected")),  # unknown until past test readings
+        interval_text(f.predicted),
+        interval_text((f.predicted or {}).get("test_expected")),  # unknown until past test readings
         None if f.energy_wh is None else round(f.energy_wh, 3),
         round(f.seconds),
         f.degenerate or "",

@@ -40,6 +40,7 @@ from pepr_desktop.core.search.auto.events import (
     TrialRecord,
     TrialStarted,
 )
+from pepr_desktop.core.search.auto.predict import interval_text
 from pepr_desktop.core.search.auto.spec import AutoSpec
 from pepr_desktop.gui.context import AppContext, show_error
 from pepr_desktop.gui.gui_text import for_gui
@@ -373,17 +374,15 @@ class FindBestPanel(QDialog):
         have read this dataset's test split, since validation cannot see a shift."""
         if not p or p.get("value") is None:
             return ""
-
-        def interval(q: dict) -> str:
-            return f"{q['value']:.3f} [{q['low']:.3f}, {q['high']:.3f}]"
-
         te = p.get("test_expected")
         expected = (
-            f"{interval(te)} (from {html.escape(te['method'].split('gap of ')[-1])})"
+            f"{interval_text(te)} ({html.escape(te['method'])})"
             if te and te.get("value") is not None
             else "unknown (no earlier test readings of this dataset here)"
         )
-        return f"<br>Predicted val {self.metric_name} {interval(p)}; expected on test {expected}"
+        return (
+            f"<br>Predicted val {self.metric_name} {interval_text(p)}; expected on test {expected}"
+        )
 
     def fill_table(self, records: list[TrialRecord]) -> None:
         self.table.setRowCount(len(records))

@@ -186,7 +186,7 @@ def _run_final(search: Any, plan: FinalPlan, *, last: bool) -> bool:
     )
     rec.predicted = plan.prediction.to_dict()
     # made now, before any test figure of this search exists; None without past test readings
-    te = expected_test(plan.prediction, getattr(search, "test_gaps", []))
+    te = expected_test(plan.prediction, search.test_gaps)
     rec.predicted["test_expected"] = None if te is None else te.to_dict()
     seconds = search.guard.seconds_left(1.0) if last else plan.seconds
     cfg = search._config(

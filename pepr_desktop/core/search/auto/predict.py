@@ -131,6 +131,13 @@ def predict_final(
     return Prediction(metric, _clip(value), _clip(lo), _clip(hi), note)
 
 
+def interval_text(p: Mapping[str, Any] | None) -> str:
+    """A stored prediction as 'value [low, high]', or 'unknown' (never a made-up figure)."""
+    if not p or p.get("value") is None:
+        return "unknown"
+    return f"{p['value']:.3f} [{p['low']:.3f}, {p['high']:.3f}]"
+
+
 def record(
     prediction: Prediction,
     actual_val: float | None,
