@@ -134,6 +134,7 @@ def main() -> int:
     ap.add_argument("--budget-min", type=float, default=10.0)
     ap.add_argument("--energy-wh", type=float, help="an energy budget instead of time")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds start here (0)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (2)")
     ap.add_argument("--models", help="pool (default: the search's own)")
     args = ap.parse_args()
@@ -152,7 +153,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.sqlite") as store:
         source = _subset(SHARED, Path(tmp) / "quick.npz", 0.15) if args.quick else SHARED
         datasets.import_dataset(source, "pneu", store, class_names=["normal", "pneumonia"])
-        rows = [one_seed(s, args, budget_min, store) for s in range(seeds)]
+        first = args.first_seed
+        rows = [one_seed(s, args, budget_min, store) for s in range(first, first + seeds)]
     print(f"load average after: {os.getloadavg()}")
     for r in rows:
         print(

@@ -7,7 +7,10 @@ the budget ("accuracy": the low end of its learning curve's prediction at the ep
 final run could train in what is left) or by expected PePR on the chosen resource ("pepr": that
 over the final run's predicted cost, min-max normalised over the candidates). A trial whose
 validation balanced accuracy is within `degenerate.MARGIN` of chance (it collapsed onto one
-class) goes last, and is never the winner when another model exists.
+class) goes last, and is never the winner when another model exists. A trial of the paper's
+protocol is the search's reference (space.py: the one recipe without augmentation, which
+validation cannot judge): it is measured and listed, but promoted after every searched recipe
+and the winner only when nothing else trained.
 """
 
 from __future__ import annotations
@@ -49,6 +52,11 @@ def val_degenerate(rec: TrialRecord, n_classes: int) -> str | None:
     )
 
 
+def is_reference(rec: TrialRecord) -> bool:
+    """A trial of the paper's protocol: the search's reference, not a candidate."""
+    return rec.params.get("protocol") == "paper"
+
+
 def promote(search: Any) -> list[TrialRecord]:
     """The trials in the order they are promoted to the final phase, by what each is expected to
     reach *within the budget*: the low end of its learning curve's prediction at the epochs its
@@ -75,7 +83,14 @@ def promote(search: Any) -> list[TrialRecord]:
         scores = pepr_scores([expected[id(t)] for t in cands], res)
         expected = {id(t): s or 0.0 for t, s in zip(cands, scores)}
     return sorted(
-        cands, key=lambda t: (bool(t.degenerate), not fits[id(t)], -expected[id(t)], t.number)
+        cands,
+        key=lambda t: (
+            bool(t.degenerate),
+            is_reference(t),
+            not fits[id(t)],
+            -expected[id(t)],
+            t.number,
+        ),
     )
 
 
@@ -206,7 +221,7 @@ def _run_final(search: Any, plan: FinalPlan, *, last: bool) -> bool:
 
 def choose_winner(search: Any) -> TrialRecord | None:
     """The best final run on validation (a trial when no final run trained); never a degenerate
-    one when another exists. Reads no test figure."""
+    one or the paper's reference when another exists. Reads no test figure."""
     k = search.info.n_classes
     pool = [f for f in search.finals if f.score is not None and f.epochs > 0]
     pool = pool or [t for t in search.trials if t.status == COMPLETE and t.score is not None]
@@ -216,6 +231,7 @@ def choose_winner(search: Any) -> TrialRecord | None:
     for r in pool:
         r.degenerate = r.degenerate or val_degenerate(r, k)
     good = [r for r in pool if not r.degenerate] or pool
+    good = [r for r in good if not is_reference(r)] or good
     return max(good, key=lambda r: (r.score or 0.0, -r.number))
 
 

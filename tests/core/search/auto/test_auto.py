@@ -58,7 +58,8 @@ class FakeExecutor:
         )
         out = RunOutcome(run_id=run_id, status="finished")
         self.clock.t += self.overhead_s
-        curve = self.curves[cfg.model]
+        # (model, augment) keys give one recipe its own curve, else the model's
+        curve = self.curves.get((cfg.model, cfg.augment)) or self.curves[cfg.model]
         epoch_s = self.model_epoch_s.get(cfg.model, self.epoch_s)
         for e in range(cfg.epochs):
             metrics = dict(curve[min(e, len(curve) - 1)])
@@ -272,6 +273,27 @@ def test_a_degenerate_model_is_not_the_winner_when_another_exists(store) -> None
     majority = next(t for t in res.trials if t.model == "majority")
     assert majority.score == pytest.approx(0.75) and "chance" in (majority.degenerate or "")
     assert res.winner is not None and res.winner.model == "model"
+
+
+def test_the_paper_protocol_is_measured_but_not_the_winner(store) -> None:
+    # the un-augmented paper recipe looks best on validation (as it can on shifted data)
+    curves = {"m": curve(0.80, 0.85, 0.88), ("m", "none"): curve(0.85, 0.90, 0.93)}
+    ex = FakeExecutor(store, FakeClock(), curves)
+    spec = AutoSpec(
+        dataset="sample",
+        time_min=10_000,
+        pruner="none",
+        max_trials=3,
+        max_final_epochs=2,
+        finalists=1,
+    )
+    res = search(store, spec, ex, [arm("m")])
+    paper = next(t for t in res.trials if t.recipe == "paper protocol")
+    assert paper.run_id is not None and paper.score == pytest.approx(0.93)  # measured, listed
+    assert max(t.score or 0 for t in res.trials if t is not paper) < paper.score
+    assert res.winner is not None and res.winner.recipe != "paper protocol"
+    assert all(f.recipe != "paper protocol" for f in res.finals)
+    assert all(c["cfg"].augment == "light" for c in ex.calls if c["phase"] == "final")
 
 
 def test_bad_specs_are_user_errors_before_anything_runs(store) -> None:
