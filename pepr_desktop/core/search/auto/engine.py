@@ -564,9 +564,11 @@ class _Search:
         """Ask the study for a trial and size it; None when it does not fit (told, recorded)."""
         from optuna.trial import TrialState
 
-        from pepr_desktop.core.search.auto.space import recipe_name
+        from pepr_desktop.core.search.auto.space import for_next_trial, recipe_name
 
-        trial = study.ask(dists)
+        waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        fixed = waiting[0].system_attrs.get("fixed_params") if waiting else None
+        trial = study.ask(for_next_trial(dists, fixed))  # ask takes the first waiting trial
         params = dict(trial.params)
         arm = self.arms[params["arm"]]
         share = self.spec.search_share

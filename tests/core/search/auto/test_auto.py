@@ -283,11 +283,14 @@ def test_the_paper_protocol_is_measured_but_not_the_winner(store) -> None:
         dataset="sample",
         time_min=10_000,
         pruner="none",
-        max_trials=3,
+        max_trials=6,
         max_final_epochs=2,
         finalists=1,
     )
     res = search(store, spec, ex, [arm("m")])
+    # enqueued once as the reference; the sampler never draws it again
+    assert [t.recipe for t in res.trials].count("paper protocol") == 1
+    assert len([t for t in res.trials if t.run_id]) >= 5
     paper = next(t for t in res.trials if t.recipe == "paper protocol")
     assert paper.run_id is not None and paper.score == pytest.approx(0.93)  # measured, listed
     assert max(t.score or 0 for t in res.trials if t is not paper) < paper.score

@@ -7,6 +7,7 @@ from pepr_desktop.core.search.auto.space import (
     PAPER,
     Arm,
     distributions,
+    for_next_trial,
     overrides,
     recipe,
     recipe_name,
@@ -19,7 +20,7 @@ def _arm(model: str, size: int = 28, upscaled: bool = False) -> Arm:
 
 
 def test_every_searched_recipe_trains_with_light_augmentation() -> None:
-    point = {"protocol": "searched", "imbalance": "weights", "schedule": "cosine", "lr": 1e-3}
+    point = {"imbalance": "weights", "schedule": "cosine", "lr": 1e-3}
     assert overrides(point)["augment"] == "light"
     assert overrides(point)["class_weights"] == "auto"
     assert recipe_name(point) == "weights+light+cosine lr 1e-03"
@@ -43,7 +44,7 @@ def test_a_point_stored_before_protocol_existed_keeps_its_own_augmentation() -> 
 def test_augmentation_is_not_a_searched_dimension() -> None:
     dists = distributions([_arm("resnet18"), _arm("resnet18", 56, True)])
     assert "augment" not in dists
-    assert set(dists["protocol"].choices) == {"searched", "paper"}
+    assert "protocol" not in dists  # only the enqueued reference trial gets one
 
 
 def test_seed_points_augment_except_the_paper_reference() -> None:
@@ -51,7 +52,7 @@ def test_seed_points_augment_except_the_paper_reference() -> None:
     points = seed_points(arms)
     dists = distributions(arms)
     for p in points:
-        assert set(p) <= set(dists), p  # every enqueued value is one the study can hold
+        assert set(p) <= set(for_next_trial(dists, p)), p  # every enqueued value is asked for
     augments = [overrides(p)["augment"] for p in points]
     assert augments.count("none") == 1
     assert recipe_name(points[-1]) == "paper protocol"
