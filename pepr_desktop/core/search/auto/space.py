@@ -12,8 +12,8 @@ paper's protocol trains without. That one is the search's reference: enqueued on
 `protocol="paper"` (a parameter only that trial has, so the sampler never draws it again).
 Validation comes from the training data's own distribution, so it cannot see what augmentation
 buys on data that differs from it, and on the shared PneumoniaMNIST it did not: over twelve
-searches (10 min or 5.8 Wh; sessions 4-7, benchmarks/README.md) every winner with augmentation tested
-at 0.89-0.92 and every one without at 0.80-0.86, at the same validation balanced accuracy
+searches (10 min or 5.8 Wh; sessions 4-7, benchmarks/README.md) every winner with augmentation
+tested at 0.89-0.92 and every one without at 0.80-0.86, at the same validation balanced accuracy
 (0.92-0.96). The search still never reads a test split; this is a design decision taken from
 those benchmarks, as timm and AutoKeras train with augmentation by default.
 
