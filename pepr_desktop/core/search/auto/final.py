@@ -28,6 +28,7 @@ from pepr_desktop.core.search.auto.predict import (
     record,
     with_history,
 )
+from pepr_desktop.core.search.auto.space import is_reference
 
 FILL = 0.97  # share of what is left that the final runs plan to use (the trainer stops early)
 FINAL_GRACE = 0.01  # stopped mid-epoch this far past the whole budget (the guard's backstop)
@@ -50,11 +51,6 @@ def val_degenerate(rec: TrialRecord, n_classes: int) -> str | None:
         f"no better than chance on validation (balanced accuracy {b:.3f}, chance "
         f"{1 / n_classes:.3f})"
     )
-
-
-def is_reference(rec: TrialRecord) -> bool:
-    """A trial of the paper's protocol: the search's reference, not a candidate."""
-    return rec.params.get("protocol") == "paper"
 
 
 def promote(search: Any) -> list[TrialRecord]:
@@ -86,7 +82,7 @@ def promote(search: Any) -> list[TrialRecord]:
         cands,
         key=lambda t: (
             bool(t.degenerate),
-            is_reference(t),
+            is_reference(t.params),
             not fits[id(t)],
             -expected[id(t)],
             t.number,
@@ -231,7 +227,7 @@ def choose_winner(search: Any) -> TrialRecord | None:
     for r in pool:
         r.degenerate = r.degenerate or val_degenerate(r, k)
     good = [r for r in pool if not r.degenerate] or pool
-    good = [r for r in good if not is_reference(r)] or good
+    good = [r for r in good if not is_reference(r.params)] or good
     return max(good, key=lambda r: (r.score or 0.0, -r.number))
 
 

@@ -102,12 +102,17 @@ def distributions(arms: Sequence[Arm]) -> dict[str, Any]:
     }
 
 
+def is_reference(params: Mapping[str, Any] | None) -> bool:
+    """A point of the paper's protocol: the search's reference, not a candidate."""
+    return bool(params) and params.get("protocol") == REFERENCE
+
+
 def for_next_trial(dists: dict[str, Any], fixed: Mapping[str, Any] | None) -> dict[str, Any]:
     """The distributions to ask with when the next trial is the enqueued point `fixed`: the
     reference trial alone also gets its `protocol` (one choice), so only it ever has one."""
     from optuna.distributions import CategoricalDistribution
 
-    if fixed and fixed.get("protocol") == REFERENCE:
+    if is_reference(fixed):
         return {**dists, "protocol": CategoricalDistribution([REFERENCE])}
     return dists
 
@@ -132,7 +137,7 @@ def recipe(params: Mapping[str, Any]) -> dict[str, Any]:
     """The recipe a point of the space trains with: the paper's protocol for the reference,
     else the searched fields with light augmentation. A point stored by an earlier version
     (which searched augmentation) keeps its own `augment`."""
-    if params.get("protocol") == REFERENCE:
+    if is_reference(params):
         return dict(PAPER)
     out = {k: params.get(k, PAPER[k]) for k in PAPER}
     out["augment"] = params.get("augment", SEARCHED_AUGMENT)
